@@ -1,0 +1,88 @@
+/*
+ * hm-cnn-loop in-loop filter ABI, version 1.
+ *
+ * The one seam between codecs and filters. A codec (our patched x265 and libde265,
+ * or a user's HM build) calls a filter once per picture, after deblocking and SAO,
+ * before the picture is used for prediction or output. The filter modifies the
+ * picture's planes in place; the modified picture is what the decoded picture
+ * buffer holds, what the picture hash covers, and what is output.
+ *
+ * Side information: on the encoder side the filter may return a few bytes per
+ * picture (its decisions: model id, frame and block on/off flags). The codec carries
+ * them in a suffix SEI, user_data_unregistered with HMCNN_SIDE_INFO_UUID, after the
+ * picture's slices, and hands exactly those bytes to the decoder-side filter. Codecs
+ * treat the bytes as opaque; inloop_side_info.h defines the layout our filters use.
+ *
+ * Plain C, no allocation across the boundary, no ownership transfer: the codec never
+ * frees a filter. Filters must be reentrant: an encoder with frame threads calls
+ * encode_picture concurrently, from worker threads, in no particular order.
+ */
+#ifndef HMCNN_INLOOP_FILTER_H
+#define HMCNN_INLOOP_FILTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HMCNN_FILTER_ABI_VERSION 1
+
+/* Largest side-information payload a codec must accept per picture. */
+#define HMCNN_MAX_SIDE_INFO 65536
+
+/* UUID (ISO/IEC 11578) of the user_data_unregistered SEI carrying side information:
+ * 6d3c1b0e-9f4a-4c51-b7a2-68636e6e6c70 ("hcnnlp" in the last bytes). */
+#define HMCNN_SIDE_INFO_UUID \
+    { 0x6d, 0x3c, 0x1b, 0x0e, 0x9f, 0x4a, 0x4c, 0x51, \
+      0xb7, 0xa2, 0x68, 0x63, 0x6e, 0x6e, 0x6c, 0x70 }
+
+/* HEVC slice_type values. */
+enum hmcnn_slice_type { HMCNN_SLICE_B = 0, HMCNN_SLICE_P = 1, HMCNN_SLICE_I = 2 };
+
+/* One picture, as the codec hands it to the filter. */
+typedef struct hmcnn_picture {
+    uint32_t    struct_size;     /* sizeof(hmcnn_picture) as built by the codec */
+    int32_t     width, height;   /* coded luma size in samples */
+    int32_t     chroma_format;   /* 0 = 4:0:0, 1 = 4:2:0, 2 = 4:2:2, 3 = 4:4:4 */
+    int32_t     bit_depth;       /* 8: samples are uint8_t; 9..16: uint16_t */
+    void*       plane[3];        /* Y, Cb, Cr in the decoded picture buffer: write here */
+    ptrdiff_t   stride[3];       /* in samples */
+    const void* orig[3];         /* encoder: the source picture; decoder: NULL */
+    ptrdiff_t   orig_stride[3];  /* in samples */
+    int32_t     poc;             /* picture order count relative to the last IDR */
+    int32_t     slice_qp;        /* SliceQpY of the picture's first slice */
+    int32_t     slice_type;      /* enum hmcnn_slice_type of the first slice */
+    int32_t     temporal_id;     /* nuh_temporal_id */
+    int32_t     ctu_size;        /* CtbSizeY */
+    int32_t     is_encoder;      /* 1 in the encoder's loop, 0 in the decoder's */
+} hmcnn_picture;
+
+/* A filter: a table of functions and the pointer they get back. */
+typedef struct hmcnn_filter {
+    uint32_t abi_version;        /* HMCNN_FILTER_ABI_VERSION */
+    void*    self;
+
+    /* Encoder side. Filter pic in place (pic->orig holds the source picture, so the
+     * filter can decide by distortion). Write at most side_info_capacity bytes of
+     * side information to side_info and their count to *side_info_size (0: none).
+     * Return 0 on success. Non-zero aborts the encode; last_error() says why. */
+    int (*encode_picture)(void* self, const hmcnn_picture* pic,
+                          uint8_t* side_info, size_t side_info_capacity,
+                          size_t* side_info_size);
+
+    /* Decoder side. Apply exactly what side_info says (side_info_size == 0: no side
+     * information arrived with this picture). Return 0 on success, non-zero on
+     * error (the decoder reports a decoding error). */
+    int (*decode_picture)(void* self, const hmcnn_picture* pic,
+                          const uint8_t* side_info, size_t side_info_size);
+
+    /* Optional: a message for the last failure on this thread, or NULL. */
+    const char* (*last_error)(void* self);
+} hmcnn_filter;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HMCNN_INLOOP_FILTER_H */

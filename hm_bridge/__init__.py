@@ -1,0 +1,1 @@
+from hm_bridge import _core
