@@ -1,1 +1,18 @@
-from hm_bridge import _core
+"""hm_bridge: a real HEVC encoder (x265) and decoder (libde265), patched so that a filter
+runs inside the coding loop after deblocking + SAO, on both sides.
+
+    >>> import hm_bridge as hb
+    >>> video = hb.Video.from_yuv("clip.yuv", 416, 240, frames=9)
+    >>> result = hb.encode(video, config="ra", qp=32, loop_filter=hb.SmoothingFilter())
+    >>> result.kbps, result.psnr.y, result.md5_match
+"""
+from hm_bridge._core import FILTER_ABI_VERSION, MAX_SIDE_INFO, SIDE_INFO_UUID, NoopFilter, Picture, SmoothingFilter
+from hm_bridge.codec import DecodeResult, EncodeResult, ReconMismatchError, decode, encode
+from hm_bridge.configs import CONFIGS, UNSUPPORTED, get_config
+from hm_bridge.video import PsnrReport, Video
+
+__all__ = [
+    "CONFIGS", "UNSUPPORTED", "FILTER_ABI_VERSION", "MAX_SIDE_INFO", "SIDE_INFO_UUID",
+    "DecodeResult", "EncodeResult", "NoopFilter", "Picture", "PsnrReport", "ReconMismatchError", "SmoothingFilter",
+    "Video", "decode", "encode", "get_config",
+]

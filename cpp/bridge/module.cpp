@@ -10,6 +10,7 @@
 #include "bridge/de265_decoder.h"
 #include "bridge/python_filter.h"
 #include "bridge/x265_encoder.h"
+#include "filters/noop_filter.h"
 #include "filters/smoothing_filter.h"
 
 namespace py = pybind11;
@@ -72,6 +73,10 @@ public:
 private:
     hmcnn_filter* filter_ = nullptr;
     SmoothingFilterOptions opt_;
+};
+
+struct NoopFilter {
+    py::capsule capsule() const { return py::capsule((void*)noop_filter(), kCapsuleName); }
 };
 
 py::array_t<uint8_t> to_array(const std::vector<uint8_t>& v) {
@@ -166,6 +171,11 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init<int, bool, int>(), py::arg("model_id") = 0, py::arg("rdo") = true, py::arg("log2_block") = 6)
         .def("__hmcnn_filter__", &SmoothingFilter::capsule)
         .def("__repr__", &SmoothingFilter::repr);
+
+    py::class_<NoopFilter>(m, "NoopFilter", "Native loop filter that changes nothing (measures the hook's cost)")
+        .def(py::init<>())
+        .def("__hmcnn_filter__", &NoopFilter::capsule)
+        .def("__repr__", [](const NoopFilter&) { return std::string("NoopFilter()"); });
 
     m.def("encode", &encode, py::arg("frames"), py::arg("count"), py::arg("width"), py::arg("height"),
           py::arg("fps_num"), py::arg("fps_den"), py::arg("preset"), py::arg("tune"), py::arg("options"),

@@ -97,6 +97,11 @@ int PythonFilter::call(const hmcnn_picture* pic, const uint8_t* side_in, size_t 
         std::lock_guard<std::mutex> lock(mutex_);
         message_ = e.what();
         error_ = std::make_unique<py::error_already_set>(std::move(e));
+    } catch (py::builtin_exception& e) {  // value_error, type_error, ... raised above
+        e.set_error();
+        std::lock_guard<std::mutex> lock(mutex_);
+        message_ = e.what();
+        error_ = std::make_unique<py::error_already_set>();
     } catch (const std::exception& e) {
         py::set_error(PyExc_RuntimeError, e.what());
         std::lock_guard<std::mutex> lock(mutex_);

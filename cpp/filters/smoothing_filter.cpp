@@ -23,8 +23,8 @@ struct Plane {
     int width, height;
 };
 
-// (1 2 1)^T (1 2 1) / 16 with rounding, picture edges replicated; reads src, writes dst
-// over the rectangle [x0, x1) x [y0, y1).
+// Average of a pixel and its (1 2 1)^T (1 2 1) / 16 smoothing, integer with rounding,
+// picture edges replicated; reads src, writes dst over the rectangle [x0, x1) x [y0, y1).
 void smooth_block(const std::vector<uint8_t>& src, int width, int height, Plane dst,
                   int x0, int y0, int x1, int y1) {
     for (int y = y0; y < y1; y++) {
@@ -36,7 +36,7 @@ void smooth_block(const std::vector<uint8_t>& src, int width, int height, Plane 
             int l = x > 0 ? x - 1 : 0, r = x < width - 1 ? x + 1 : x;
             int sum = up[l] + 2 * up[x] + up[r] + 2 * (mid[l] + 2 * mid[x] + mid[r]) +
                       down[l] + 2 * down[x] + down[r];
-            out[x] = (uint8_t)((sum + 8) >> 4);
+            out[x] = (uint8_t)((mid[x] + ((sum + 8) >> 4) + 1) >> 1);  // half-strength
         }
     }
 }
@@ -116,9 +116,10 @@ int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info, siz
     info.frame_on = 0;
     for (uint8_t b : on) info.frame_on |= b;
 
+    if (!info.frame_on) return 0;  // nothing to signal: no side information costs no bits
     *side_info_size = hmcnn_side_info_write(&info, on.data(), side_info, capacity);
     if (!*side_info_size) return fail("smoothing filter: side information does not fit");
-    if (info.frame_on) apply(pic, info, on, unfiltered);
+    apply(pic, info, on, unfiltered);
     return 0;
 }
 

@@ -1,4 +1,4 @@
-// A small native in-loop filter implementing the C ABI: a 3x3 binomial smoothing of
+// A small native in-loop filter implementing the C ABI: a half-strength 3x3 smoothing of
 // luma, switched on/off per block by distortion against the source picture.
 // It is the demo and test filter: deterministic integer arithmetic, reentrant, with
 // real side information (model id, frame flag, block map).

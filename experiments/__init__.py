@@ -1,0 +1,1 @@
+"""CTC sweeps, BD-rate, reports and benchmarks of hm-cnn-loop."""

@@ -1,0 +1,83 @@
+"""Annex-B HEVC bitstream bookkeeping: NAL units and the rate we report.
+
+Rate is counted from bitstream bytes (start codes and parameter sets included), with
+the in-loop filter's side-information SEI counted and the decoded-picture-hash SEI
+left out (it is a conformance aid, not coded data). x265's own kb/s leaves out every
+SEI, which would hide the side information's cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX_SEI = 39
+SUFFIX_SEI = 40
+SEI_USER_DATA_UNREGISTERED = 5
+SEI_DECODED_PICTURE_HASH = 132
+
+
+@dataclass(frozen=True)
+class Nal:
+    offset: int  # of the start code
+    size: int  # start code included
+    type: int
+    payload_type: int | None  # first SEI message's payloadType, for SEI NAL units
+
+
+def _sei_payload_type(data: bytes, start: int, end: int) -> int | None:
+    t, i = 0, start
+    while i < end:
+        b = data[i]
+        t += b
+        i += 1
+        if b != 0xFF:
+            return t
+    return None
+
+
+def split_nals(data: bytes) -> list[Nal]:
+    """NAL units of an Annex-B stream, each with its leading start code."""
+    data = bytes(data)
+    starts = []  # (start-code offset, payload offset)
+    i = data.find(b"\x00\x00\x01")
+    while i >= 0:
+        sc = i - 1 if i > 0 and data[i - 1] == 0 else i
+        starts.append((sc, i + 3))
+        i = data.find(b"\x00\x00\x01", i + 3)
+    nals = []
+    for k, (sc, p) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(data)
+        if p + 2 > end:
+            continue
+        t = (data[p] >> 1) & 0x3F
+        pt = _sei_payload_type(data, p + 2, end) if t in (PREFIX_SEI, SUFFIX_SEI) else None
+        nals.append(Nal(sc, end - sc, t, pt))
+    return nals
+
+
+def is_hash_sei(nal: Nal) -> bool:
+    return nal.type in (PREFIX_SEI, SUFFIX_SEI) and nal.payload_type == SEI_DECODED_PICTURE_HASH
+
+
+def is_side_info_sei(nal: Nal) -> bool:
+    return nal.type == SUFFIX_SEI and nal.payload_type == SEI_USER_DATA_UNREGISTERED
+
+
+@dataclass(frozen=True)
+class ByteCount:
+    total: int
+    hash_sei: int
+    side_info_sei: int
+
+    @property
+    def rate(self) -> int:
+        """Bytes that count towards the bitrate: everything but the hash SEI."""
+        return self.total - self.hash_sei
+
+
+def count_bytes(data: bytes) -> ByteCount:
+    nals = split_nals(data)
+    return ByteCount(
+        total=len(data),
+        hash_sei=sum(n.size for n in nals if is_hash_sei(n)),
+        side_info_sei=sum(n.size for n in nals if is_side_info_sei(n)),
+    )

