@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--preset", default="slow")
     m.add_argument("--filter", default="smoothing")
     m.set_defaults(func=_cmd_demo)
+
+    # commands of the other packages of the project (training, sweeps, SR mode)
+    import importlib.util
+
+    for module in ("cnn_filter.cli", "experiments.cli"):
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).add_commands(sub)
     return p
 
 

@@ -22,7 +22,7 @@ def test_pack_unpack_round_trip_random_maps():
             assert np.array_equal(got.blocks, blocks)
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x02\x00\x01\x06", b"\x01\x00\x03\x06", b"\x01\x00\x01\x09", b"\x01\x00\x03\x06\x00\x00"])
+@pytest.mark.parametrize("bad", [b"", b"\x02\x00\x01\x06", b"\x01\x00\x03\x06", b"\x01\x00\x01\x09", b"\x01\x00\x03\x06\x00\x00\x00"])
 def test_malformed_side_info_is_rejected(bad):
     with pytest.raises(ValueError):
         side_info.unpack(bad, 176, 144)

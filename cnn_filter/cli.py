@@ -1,0 +1,47 @@
+"""hmcnn train: per-QP training of a loop-filter model from our own codec's output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _cmd_train(args) -> int:
+    from cnn_filter.train import TrainSettings, train_models
+
+    s = TrainSettings(arch=args.arch, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
+                      seed=args.seed, device=args.device or _default_device(), eval_every=args.eval_every,
+                      warm_start=not args.no_warm_start, preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti)
+    if args.quick:  # small enough for CI on a 2-core CPU
+        s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
+    results = train_models(args.qps, Path(args.out), s, args.cache)
+    print(f"\n{'QP':>3} {'val PSNR-Y recon':>17} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
+    for r in results:
+        print(f"{r.qp:3d} {r.val_psnr_recon:17.3f} {r.val_psnr_filtered:9.3f} {r.gain:+8.3f} {r.seconds:7.1f}")
+    print(f"models, metadata and manifest in {args.out}")
+    return 0
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def add_commands(sub) -> None:
+    t = sub.add_parser("train", help="train one loop-filter model per QP on pairs made by our codec")
+    t.add_argument("--qps", type=int, nargs="+", default=[22, 27, 32, 37])
+    t.add_argument("--out", default="models/vrcnn")
+    t.add_argument("--arch", default="vrcnn", help="a registered model (cnn_filter.models)")
+    t.add_argument("--steps", type=int, default=2000)
+    t.add_argument("--batch", type=int, default=32)
+    t.add_argument("--patch", type=int, default=48)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--seed", type=int, default=2017)
+    t.add_argument("--eval-every", type=int, default=500)
+    t.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
+    t.add_argument("--preset", default="slow", help="x265 preset used to make the training pairs")
+    t.add_argument("--cache", default=None, help="where codec pairs are cached (default OUT/pairs)")
+    t.add_argument("--no-warm-start", action="store_true", help="train each QP from scratch")
+    t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
+    t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
+    t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
+    t.set_defaults(func=_cmd_train)

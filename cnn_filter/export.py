@@ -1,0 +1,46 @@
+"""Exports: TorchScript (what the native runner loads), torch.export .pt2, and optionally
+an AOTInductor package; plus a JSON metadata sidecar."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cnn_filter.data import REPO
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def export_torchscript(model: nn.Module, path: Path) -> Path:
+    model = model.eval().cpu()
+    scripted = torch.jit.script(model)
+    scripted.save(str(path))
+    return Path(path)
+
+
+def export_pt2(model: nn.Module, path: Path, aoti: bool = False) -> Path:
+    """torch.export with dynamic height/width; with ``aoti`` also an AOTInductor package
+    (compiles C++, takes a minute)."""
+    model = model.eval().cpu()
+    example = (torch.rand(1, 1, 64, 96),)
+    dims = {"x": {2: torch.export.Dim("height", min=8, max=8192), 3: torch.export.Dim("width", min=8, max=8192)}}
+    program = torch.export.export(model, example, dynamic_shapes=dims)
+    torch.export.save(program, str(path))
+    if aoti:
+        torch._inductor.aoti_compile_and_package(program, package_path=str(Path(path).with_suffix(".aoti.pt2")))
+    return Path(path)
+
+
+def write_metadata(path: Path, **fields) -> None:
+    fields.setdefault("commit", git_commit())
+    fields.setdefault("torch", torch.__version__)
+    Path(path).write_text(json.dumps(fields, indent=1, sort_keys=True))

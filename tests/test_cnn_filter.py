@@ -1,0 +1,168 @@
+"""VRCNN, export, and the libtorch runner inside the codec loop."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import hm_bridge as hb
+from cnn_filter import count_parameters, create_model, load_filter, model_names
+from cnn_filter.export import export_pt2, export_torchscript, write_metadata
+from hm_bridge import side_info
+from hm_bridge.bitstream import SUFFIX_SEI, split_nals
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "models" / "vrcnn"
+#: C++ (tiled libtorch) vs Python (whole picture) float outputs, on the 0..255 scale
+CPP_PYTHON_TOLERANCE = 1e-3
+
+
+def test_vrcnn_is_the_published_architecture():
+    m = create_model("vrcnn")
+    assert count_parameters(m) == (54512, 161)
+    x = torch.rand(2, 1, 40, 56)
+    assert m(x).shape == x.shape
+    assert "vrcnn" in model_names()
+    with pytest.raises(ValueError, match="unknown model"):
+        create_model("no-such-net")
+
+
+def _model(seed: int, strength: float = 0.02):
+    """A VRCNN whose output visibly differs from its input (random, untrained)."""
+    torch.manual_seed(seed)
+    m = create_model("vrcnn").eval()
+    with torch.no_grad():
+        m.conv4.weight.normal_(0, strength)
+    return m
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("models")
+    for qp, seed in ((22, 1), (37, 2)):
+        export_torchscript(_model(seed), d / f"qp{qp}.pt")
+        write_metadata(d / f"qp{qp}.json", arch="vrcnn", qp=qp)
+    (d / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "models": {"22": "qp22.pt", "37": "qp37.pt"}}))
+    return d
+
+
+def test_cpp_runner_output_equals_python_torchscript_output(model_dir, clip9):
+    f = load_filter(model_dir, device="cpu", tile=64)  # tiles of 64: borders between tiles are exercised
+    scripted = torch.jit.load(str(model_dir / "qp37.pt"))
+    y = clip9.y[0]
+    q, raw = f.filter_plane(37, y)
+    with torch.no_grad():
+        ref = scripted(torch.from_numpy(y).float().div(255)[None, None])[0, 0].mul(255).numpy()
+    assert np.abs(raw - ref).max() <= CPP_PYTHON_TOLERANCE
+    assert np.array_equal(q, np.clip(np.round(raw), 0, 255).astype(np.uint8))
+    assert np.abs(q.astype(int) - y.astype(int)).max() > 0  # the model does change the picture
+
+
+def test_pt2_export_matches_the_model(tmp_path):
+    m = _model(3)
+    export_pt2(m, tmp_path / "m.pt2")
+    program = torch.export.load(str(tmp_path / "m.pt2"))
+    x = torch.rand(1, 1, 48, 80)  # another size than the example: dynamic height/width
+    with torch.no_grad():
+        assert torch.allclose(program.module()(x), m(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("rdo", [False, True])
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_cnn_in_the_loop_is_bit_exact(model_dir, carphone, config, rdo):
+    f = load_filter(model_dir, device="cpu", rdo=rdo)
+    r = hb.encode(carphone[:9], config=config, qp=37, preset="medium", loop_filter=f, frame_threads=2)
+    assert r.md5_match and r.decode.hash_ok  # verify=True decoded with the same filter
+    if not rdo:
+        assert r.side_info_bytes > 0
+        assert not hb.decode(r.bitstream).hash_ok  # without the filter the decoder drifts
+
+
+def _model_ids(bitstream, width, height):
+    ids = []
+    for n in split_nals(bitstream):
+        if n.type == SUFFIX_SEI and n.payload_type == 5:
+            raw = bitstream[n.offset:n.offset + n.size]
+            rbsp = raw[raw.index(b"\x00\x00\x01") + 3:].replace(b"\x00\x00\x03", b"\x00\x00")
+            ids.append(side_info.unpack(rbsp[20:4 + rbsp[3]], width, height).model_id)
+    return ids
+
+
+def test_nearest_qp_model_is_selected_and_signalled(model_dir, clip9):
+    f = load_filter(model_dir, rdo=False)
+    assert f.qps == [22, 37]
+    assert [f.select_model(q) for q in (0, 22, 27, 29, 30, 32, 37, 51)] == [0, 0, 0, 0, 1, 1, 1, 1]
+    for qp, expected in ((24, 0), (35, 1)):
+        r = hb.encode(clip9[:3], config="ai", qp=qp, preset="medium", loop_filter=f)
+        assert set(_model_ids(r.bitstream, clip9.width, clip9.height)) == {expected}
+    # a single model file serves every QP
+    single = load_filter(model_dir / "qp22.pt", rdo=False)
+    assert single.qps == [22] and single.select_model(51) == 0
+
+
+def test_decoding_with_other_models_is_reported_not_hidden(model_dir, tmp_path, clip9):
+    r = hb.encode(clip9[:4], config="ldp", qp=37, preset="medium", loop_filter=load_filter(model_dir, rdo=False))
+    other = tmp_path / "other"
+    other.mkdir()
+    export_torchscript(_model(9), other / "qp37.pt")
+    export_torchscript(_model(10), other / "qp22.pt")
+    d = hb.decode(r.bitstream, loop_filter=load_filter(other))
+    assert not d.hash_ok  # the picture hash SEI catches the wrong weights
+    only_one = tmp_path / "one"
+    only_one.mkdir()
+    export_torchscript(_model(1), only_one / "qp22.pt")
+    with pytest.raises(RuntimeError, match="names model 1 but only 1 are loaded|decoding error"):
+        hb.decode(r.bitstream, loop_filter=load_filter(only_one))
+
+
+def test_missing_corrupt_and_mismatched_models_give_clear_errors(tmp_path, model_dir):
+    with pytest.raises(FileNotFoundError, match="no model file or directory"):
+        load_filter(tmp_path / "nowhere")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no models"):
+        load_filter(empty)
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"this is not a TorchScript archive" * 100)
+    with pytest.raises(ValueError, match="cannot load TorchScript model"):
+        load_filter(bad)
+    wrong = tmp_path / "wrong.pt"
+    torch.jit.script(torch.nn.Conv2d(1, 3, 3, padding=1)).save(str(wrong))
+    with pytest.raises(ValueError, match="does not map"):
+        load_filter(wrong)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "models": {"32": "gone.pt"}}))
+    with pytest.raises(FileNotFoundError, match="gone.pt"):
+        load_filter(broken)
+    with pytest.raises(ValueError, match="CUDA is not available|fp16"):
+        load_filter(model_dir, device="cuda" if not torch.cuda.is_available() else "cpu", half=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_cuda_runner_is_bit_exact_on_the_same_device(model_dir, clip9):
+    f = load_filter(model_dir, device="cuda", rdo=False)
+    r = hb.encode(clip9, config="ra", qp=37, preset="medium", loop_filter=f)
+    assert r.md5_match
+
+
+def test_quick_training_produces_loadable_models(tmp_path):
+    from cnn_filter.train import TrainSettings, train_models
+
+    s = TrainSettings(steps=6, batch=2, patch=32, eval_every=6, max_images=4, preset="ultrafast", pt2=False)
+    results = train_models([37], tmp_path / "m", s, tmp_path / "pairs")
+    meta = json.loads((tmp_path / "m" / "qp37.json").read_text())
+    assert meta["qp"] == 37 and meta["arch"] == "vrcnn" and "val_psnr_gain" in meta and meta["commit"]
+    assert results[0].qp == 37
+    f = load_filter(tmp_path / "m")
+    assert f.qps == [37]
+
+
+@pytest.mark.skipif(not (SHIPPED / "manifest.json").exists(), reason="no shipped weights in models/vrcnn")
+def test_shipped_weights_load_and_improve_validation_psnr():
+    f = load_filter(SHIPPED, device="cpu")
+    assert f.qps == [22, 27, 32, 37]
+    for qp in f.qps:
+        meta = json.loads((SHIPPED / f"qp{qp}.json").read_text())
+        assert meta["val_psnr_gain"] > 0, f"QP {qp} model does not beat the unfiltered reconstruction"
