@@ -125,6 +125,11 @@ def encode(
         video = video[:frames]
     n = len(video)
     options = cfg.x265_options(qp, video.fps) + list(extra_options or [])
+    ctu = 64  # HM's CTU; x265 needs the picture to hold one, so tiny clips get a smaller one
+    while ctu > 16 and min(video.width, video.height) < ctu:
+        ctu //= 2
+    if ctu != 64 and not any(k == "ctu" for k, _ in options):
+        options.append(("ctu", str(ctu)))
     frame_qp = cfg.frame_qps(qp, n, video.fps) if hm_qp_offsets else []
     fps_num, fps_den = (int(round(video.fps * 1000)), 1000)
 

@@ -1,0 +1,94 @@
+"""The sequence catalogue (catalogue.yaml): JCT-VC classes A-F and a built-in class."""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+import hm_bridge as hb
+
+CATALOGUE = Path(__file__).with_name("catalogue.yaml")
+
+
+@dataclass(frozen=True)
+class Sequence:
+    name: str
+    cls: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    bit_depth: int = 8
+    file: str | None = None  # under --sequence-dir
+    builtin: str | None = None  # a hm_bridge.clips built-in clip
+    shared: str | None = None  # under the shared data folder
+    crop: tuple[int, int] | None = None  # (width, height) to cut the top-left of
+
+    def source(self, sequence_dir: Path | None) -> str:
+        """Where the frames come from (for messages and the store)."""
+        if self.builtin:
+            return f"builtin:{self.builtin}"
+        if self.shared:
+            return str(_data_root() / self.shared)
+        return str(Path(sequence_dir or ".") / self.file)
+
+    def problem(self, sequence_dir: Path | None) -> str | None:
+        """Why this sequence cannot be coded here, or None."""
+        if self.bit_depth != 8:
+            return f"{self.bit_depth}-bit sequence: this build codes 8-bit only"
+        if self.builtin:
+            return None
+        if self.file and sequence_dir is None:
+            return "no --sequence-dir given"
+        path = Path(self.source(sequence_dir))
+        return None if path.is_file() else f"missing file {path}"
+
+    def load(self, sequence_dir: Path | None, frames: int | None) -> hb.Video:
+        n = min(frames or self.frames, self.frames)
+        if self.builtin:
+            from hm_bridge.clips import load_builtin
+
+            video = load_builtin(self.builtin, n)
+        else:
+            video = hb.Video.from_yuv(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps)
+        if self.crop:
+            w, h = self.crop
+            video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],
+                             video.fps)
+        return video
+
+
+def _data_root() -> Path:
+    return Path(os.environ.get("HMCNN_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+
+
+@functools.lru_cache(maxsize=None)
+def load_catalogue(path: str = str(CATALOGUE)) -> dict[str, list[Sequence]]:
+    raw = yaml.safe_load(Path(path).read_text())
+    out = {}
+    for cls, items in raw["classes"].items():
+        out[str(cls)] = [Sequence(cls=str(cls), **{**it, "crop": tuple(it["crop"]) if "crop" in it else None})
+                         for it in items]
+    return out
+
+
+def select(classes: list[str] | None = None, names: list[str] | None = None) -> list[Sequence]:
+    """Sequences by class and/or name; unknown ones are an error."""
+    cat = load_catalogue()
+    every = {s.name: s for seqs in cat.values() for s in seqs}
+    chosen: list[Sequence] = []
+    for c in classes or []:
+        if c not in cat:
+            raise ValueError(f"unknown class {c!r}; classes: {', '.join(cat)}")
+        chosen += cat[c]
+    for n in names or []:
+        if n not in every:
+            raise ValueError(f"unknown sequence {n!r}")
+        if every[n] not in chosen:
+            chosen.append(every[n])
+    if not chosen:
+        raise ValueError("no sequences selected")
+    return chosen

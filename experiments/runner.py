@@ -1,0 +1,208 @@
+"""The sweep runner: jobs (sequence x config x QP x {anchor, test}) in parallel on a
+local process pool (default) or a Ray cluster, results into the durable store, a
+progress bar with ETA, resumable, failures recorded without stopping the others.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from tqdm import tqdm
+
+from experiments import catalogue
+from experiments.spec import Experiment, dumps
+from experiments.store import Store
+
+STORE_NAME = "results.sqlite"
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str
+    sequence: str
+    cls: str
+    config: str
+    qp: int
+    arm: str  # anchor | test
+    filter: str
+    frames: int | None
+    preset: str
+    sequence_dir: str | None
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs of an experiment, and (what, why) for everything skipped."""
+    from hm_bridge.configs import UNSUPPORTED
+
+    seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
+    skipped = []
+    configs = []
+    for c in exp.configs:
+        if c in UNSUPPORTED:
+            skipped.append((f"config {c}", UNSUPPORTED[c]))
+        else:
+            configs.append(c)
+    jobs = []
+    fingerprints = {arm: exp.filter_fingerprint(spec) for arm, spec in (("anchor", exp.anchor), ("test", exp.test))}
+    for seq in catalogue.select(exp.classes, exp.sequences):
+        why = seq.problem(seq_dir)
+        if why:
+            skipped.append((f"sequence {seq.name}", why))
+            continue
+        for config in configs:
+            for qp in exp.qps:
+                for arm, spec in (("anchor", exp.anchor), ("test", exp.test)):
+                    ident = json.dumps([seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset,
+                                        fingerprints[arm]])
+                    key = hashlib.sha256(ident.encode()).hexdigest()[:20]
+                    jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
+                                    exp.sequence_dir))
+    return jobs, skipped
+
+
+# --- executed in the workers ------------------------------------------------------------
+@functools.lru_cache(maxsize=4)
+def _video(name: str, sequence_dir: str | None, frames: int | None):
+    seq = next(s for seqs in catalogue.load_catalogue().values() for s in seqs if s.name == name)
+    return seq.load(Path(sequence_dir) if sequence_dir else None, frames)
+
+
+@functools.lru_cache(maxsize=4)
+def _filter(spec: str):
+    from hm_bridge.filters import resolve_filter
+
+    return resolve_filter(spec)
+
+
+def _init_worker(threads: int) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def run_job(job: Job) -> dict:
+    """Codes one sequence at one QP with one filter; never raises (failures are rows)."""
+    import hm_bridge as hb
+    from experiments.metrics import cs_psnr, ssim_y
+
+    row = {"key": job.key, "sequence": job.sequence, "class": job.cls, "config": job.config, "qp": job.qp,
+           "arm": job.arm, "filter": job.filter}
+    try:
+        video = _video(job.sequence, job.sequence_dir, job.frames)
+        r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
+                      threads=1, frame_threads=1)  # verify=True: a recon/decoder mismatch raises
+        versions = {"x265": r.x265_version, "hm-cnn-loop": _commit()}
+        if "torch" in sys.modules:
+            versions["torch"] = sys.modules["torch"].__version__
+        row.update(
+            status="done", frames=len(video), fps=video.fps, rate_bytes=r.rate_bytes, kbps=r.kbps,
+            psnr_y=r.psnr.y, psnr_u=r.psnr.u, psnr_v=r.psnr.v, psnr_yuv=r.psnr.yuv, mse_psnr_y=r.psnr.mse_y,
+            ssim_y=ssim_y(video, r.recon), cs_psnr=cs_psnr(r.psnr), enc_seconds=r.seconds,
+            dec_seconds=r.decode.seconds, md5_match=int(bool(r.md5_match)), side_info_bytes=r.side_info_bytes,
+            per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist()},
+            versions=versions)
+    except Exception as e:  # recorded, reported, retried on the next run
+        row.update(status="failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
+    return row
+
+
+# --- coordination --------------------------------------------------------------------------
+def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "local", address: str | None = None,
+        progress: bool = True) -> dict:
+    """Runs every job of ``exp`` not already done in ``out``/results.sqlite."""
+    out = Path(out)
+    store = Store(out / STORE_NAME)
+    previous = store.meta("experiment")
+    if previous is not None and previous != json.loads(dumps(exp)):
+        store.close()
+        raise ValueError(f"{out} holds results of another experiment; use a new --out folder")
+    store.set_meta("experiment", json.loads(dumps(exp)))
+    jobs, skipped = plan(exp)
+    store.set_meta("skipped", skipped)
+    done = store.done_keys()
+    todo = [j for j in jobs if j.key not in done]
+    summary = {"jobs": len(jobs), "already_done": len(jobs) - len(todo), "ran": 0, "failed": 0,
+               "skipped": skipped}
+    for what, why in skipped:
+        print(f"skipped {what}: {why}", file=sys.stderr)
+    if not todo:
+        store.close()
+        return summary
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"ctc {exp.name}", unit="job",
+               disable=not progress, smoothing=0.1)
+    t0 = time.perf_counter()
+    try:
+        results = _run_ray(todo, jobs_parallel, address) if backend == "ray" else _run_local(todo, jobs_parallel)
+        for row in results:
+            store.record(row)
+            summary["ran"] += 1
+            if row["status"] != "done":
+                summary["failed"] += 1
+                bar.write(f"FAILED {row['sequence']} {row['config']} QP {row['qp']} {row['arm']}: "
+                          f"{row['error'].splitlines()[0]}")
+            bar.update(1)
+    finally:
+        bar.close()
+        store.set_meta("last_run_seconds", time.perf_counter() - t0)
+        store.close()
+    return summary
+
+
+def _run_local(todo: list[Job], n: int):
+    if n <= 1:
+        _init_worker(os.cpu_count() or 1)
+        for job in todo:
+            yield run_job(job)
+        return
+    threads = max(1, (os.cpu_count() or 1) // n)
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        pending = set()
+        it = iter(todo)
+        for job in it:  # keep the pool fed without queueing everything up front
+            pending.add(pool.submit(run_job, job))
+            if len(pending) >= 2 * n:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                yield f.result()
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.add(pool.submit(run_job, nxt))
+
+
+def _run_ray(todo: list[Job], n: int, address: str | None):
+    try:
+        import ray
+    except ImportError as e:
+        raise RuntimeError("--backend ray needs Ray: pip install 'ray[default]'") from e
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    remote = ray.remote(num_cpus=1)(run_job)
+    pending = [remote.remote(j) for j in todo]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            yield ray.get(ref)

@@ -1,0 +1,97 @@
+"""An experiment: anchor (filter off) vs test (a filter) over sequences x configs x QPs.
+
+YAML keys: name, classes and/or sequences, configs, qps, frames, preset, test (a filter
+spec: smoothing, a model directory, ...), anchor (default none), sequence_dir.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_qp
+from hm_bridge.codec import PRESETS
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_VRCNN = REPO / "models" / "vrcnn"
+
+
+def default_test_filter() -> str:
+    """The shipped VRCNN when its weights exist, else the native demo filter."""
+    return str(SHIPPED_VRCNN) if (SHIPPED_VRCNN / "manifest.json").exists() else "smoothing"
+
+
+@dataclass
+class Experiment:
+    name: str = "experiment"
+    classes: list[str] = field(default_factory=list)
+    sequences: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=lambda: ["ai", "ra", "ldp"])
+    qps: list[int] = field(default_factory=lambda: [22, 27, 32, 37])
+    frames: int | None = None
+    preset: str = "slow"
+    anchor: str = "none"
+    test: str = field(default_factory=default_test_filter)
+    sequence_dir: str | None = None
+
+    def validate(self) -> None:
+        for c in self.configs:
+            if c not in CONFIGS and c not in UNSUPPORTED:
+                raise ValueError(f"unknown config {c!r}")
+        for q in self.qps:
+            check_qp(q)
+        if len(self.qps) < 2:
+            raise ValueError("BD-rate needs at least two QPs")
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}")
+        if self.frames is not None and self.frames < 1:
+            raise ValueError("frames must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def filter_fingerprint(self, spec: str) -> str:
+        """Identifies a filter's content: for a model directory, a hash of its files."""
+        p = Path(spec)
+        if p.exists():
+            h = hashlib.sha256()
+            for f in sorted(p.rglob("*.pt") if p.is_dir() else [p]):
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+            return f"{spec}@{h.hexdigest()[:12]}"
+        return spec
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    unknown = set(raw) - set(Experiment.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"{path}: unknown keys {sorted(unknown)}")
+    exp = Experiment(**raw)
+    exp.validate()
+    return exp
+
+
+PRESET_EXPERIMENTS = {
+    # the README's main job: a few minutes on 2 CPU cores, no data needed
+    "quick": dict(name="quick", sequences=["carphone", "bikes", "CiscoVT2people", "RTn23"],
+                  configs=["ai", "ra", "ldp"], qps=[22, 27, 32, 37], frames=9, preset="medium"),
+    "builtin": dict(name="builtin", classes=["builtin"], frames=33, preset="slow"),
+    "ctc": dict(name="ctc", classes=["A", "B", "C", "D", "E", "F"], configs=["ai", "ra", "ldb", "ldp"],
+                preset="slow"),
+}
+
+
+def preset_experiment(name: str) -> Experiment:
+    if name not in PRESET_EXPERIMENTS:
+        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESET_EXPERIMENTS)}")
+    exp = Experiment(**PRESET_EXPERIMENTS[name])
+    exp.validate()
+    return exp
+
+
+def dumps(exp: Experiment) -> str:
+    return json.dumps(exp.to_dict(), sort_keys=True)

@@ -1,0 +1,82 @@
+"""The durable result store: one SQLite file per experiment, one row per job.
+
+Rows are written by the coordinating process as each job ends (one transaction each),
+so a killed sweep loses only the jobs in flight. A job's key identifies what it
+computes (sequence, frames, config, QP, preset, arm, filter content): a rerun skips
+keys already done and retries failed ones.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    key TEXT PRIMARY KEY,
+    sequence TEXT NOT NULL, class TEXT NOT NULL, config TEXT NOT NULL, qp INTEGER NOT NULL,
+    arm TEXT NOT NULL,             -- 'anchor' or 'test'
+    filter TEXT NOT NULL,
+    status TEXT NOT NULL,          -- 'done' or 'failed'
+    error TEXT,
+    frames INTEGER, fps REAL, rate_bytes INTEGER, kbps REAL,
+    psnr_y REAL, psnr_u REAL, psnr_v REAL, psnr_yuv REAL,
+    mse_psnr_y REAL, ssim_y REAL, cs_psnr REAL,
+    enc_seconds REAL, dec_seconds REAL, md5_match INTEGER, side_info_bytes INTEGER,
+    per_frame TEXT,                -- JSON: psnr y/u/v and bits per frame
+    versions TEXT,                 -- JSON: x265, torch, hm-cnn-loop commit
+    finished_at REAL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+COLUMNS = ["key", "sequence", "class", "config", "qp", "arm", "filter", "status", "error", "frames", "fps",
+           "rate_bytes", "kbps", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "mse_psnr_y", "ssim_y", "cs_psnr",
+           "enc_seconds", "dec_seconds", "md5_match", "side_info_bytes", "per_frame", "versions", "finished_at"]
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(str(self.path), timeout=60)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def set_meta(self, key: str, value) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def meta(self, key: str, default=None):
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def done_keys(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT key FROM jobs WHERE status = 'done'")}
+
+    def record(self, row: dict) -> None:
+        row = dict(row, finished_at=time.time())
+        for k in ("per_frame", "versions"):
+            if k in row and not isinstance(row[k], (str, type(None))):
+                row[k] = json.dumps(row[k])
+        values = [row.get(c) for c in COLUMNS]
+        with self.db:  # one transaction per job: committed before the next one is looked at
+            self.db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES "
+                            f"({', '.join('?' * len(COLUMNS))})", values)
+
+    def rows(self, status: str | None = "done") -> list[dict]:
+        cur = self.db.execute("SELECT * FROM jobs" + (" WHERE status = ?" if status else ""),
+                              (status,) if status else ())
+        names = [d[0] for d in cur.description]
+        out = []
+        for r in cur.fetchall():
+            d = dict(zip(names, r))
+            for k in ("per_frame", "versions"):
+                d[k] = json.loads(d[k]) if d[k] else None
+            out.append(d)
+        return out
