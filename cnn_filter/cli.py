@@ -20,6 +20,24 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_sr_train(args) -> int:
+    from cnn_filter.sr_train import SRSettings, train_sr_mode_models, train_sr_study_models
+
+    s = SRSettings(steps=args.steps, batch=args.batch, lr_patch=args.patch, lr=args.lr, seed=args.seed,
+                   eval_every=args.eval_every, preset=args.preset)
+    if args.quick:
+        s.steps, s.batch, s.lr_patch, s.eval_every, s.max_images, s.preset = 10, 4, 16, 10, 6, "ultrafast"
+    if args.study:
+        results = train_sr_study_models(Path(args.out), s)
+        for arch, r in results.items():
+            print(f"{arch}: validation PSNR-Y {r['val_psnr']:.3f} dB (bicubic {r['val_psnr_bicubic']:.3f})")
+    else:
+        for r in train_sr_mode_models(args.qps, Path(args.out), s, args.cache):
+            print(f"QP {r['qp']}: validation PSNR-Y {r['val_psnr']:.3f} dB (bicubic {r['val_psnr_bicubic']:.3f}, "
+                  f"{r['val_psnr'] - r['val_psnr_bicubic']:+.3f})")
+    return 0
+
+
 def _default_device() -> str:
     import torch
 
@@ -45,3 +63,20 @@ def add_commands(sub) -> None:
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
     t.set_defaults(func=_cmd_train)
+
+    from cnn_filter.sr_train import SR_QPS
+
+    r = sub.add_parser("sr-train", help="train the SR coding mode's per-QP networks (or, --study, SRCNN and the autoencoder)")
+    r.add_argument("--qps", type=int, nargs="+", default=list(SR_QPS))
+    r.add_argument("--out", default="models/sr")
+    r.add_argument("--study", action="store_true", help="train SRCNN and the autoencoder on bicubic x2 pairs instead")
+    r.add_argument("--steps", type=int, default=1500)
+    r.add_argument("--batch", type=int, default=32)
+    r.add_argument("--patch", type=int, default=24, help="half-size patch side")
+    r.add_argument("--lr", type=float, default=1e-3)
+    r.add_argument("--seed", type=int, default=2016)
+    r.add_argument("--eval-every", type=int, default=500)
+    r.add_argument("--preset", default="slow")
+    r.add_argument("--cache", default=None)
+    r.add_argument("--quick", action="store_true")
+    r.set_defaults(func=_cmd_sr_train)

@@ -79,21 +79,32 @@ class PairSet:
         return len(self.names)
 
 
-def _key(sources: list[Source], qp: int, preset: str) -> str:
+def _key(sources: list[Source], qp: int, preset: str, downscale: bool) -> str:
     h = hashlib.sha256()
     for s in sources:
         h.update(s.name.encode())
-    h.update(f"|qp={qp}|preset={preset}|x265=ai".encode())
+    h.update(f"|qp={qp}|preset={preset}|x265=ai|down={downscale}".encode())
     return h.hexdigest()[:16]
 
 
-def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "slow", label: str = "") -> PairSet:
+def half_size(video: hb.Video) -> hb.Video:
+    """Every plane halved (bicubic, antialiased): the SR coding mode's downscaler."""
+    from hm_bridge.resample import downsample2
+
+    return hb.Video(*(np.stack([downsample2(p) for p in plane]) for plane in (video.y, video.u, video.v)),
+                    video.fps)
+
+
+def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "slow", label: str = "",
+               downscale: bool = False) -> PairSet:
     """Encodes every source in all-intra at ``qp`` (in-loop filter off) and returns the
-    (original, reconstruction) luma pairs; cached in cache_dir by content key."""
+    (original, reconstruction) luma pairs; cached in cache_dir by content key. With
+    ``downscale`` the half-size picture is coded (SR training): the reconstruction is
+    then half the original's size."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _key(sources, qp, preset)
-    path = cache_dir / f"pairs_qp{qp}_{key}.npz"
+    key = _key(sources, qp, preset, downscale)
+    path = cache_dir / f"{'srpairs' if downscale else 'pairs'}_qp{qp}_{key}.npz"
     if path.exists():
         with np.load(path) as z:
             n = int(z["count"])
@@ -102,7 +113,7 @@ def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "s
     orig, recon, version = [], [], ""
     for s in tqdm(sources, desc=f"codec pairs {label} QP {qp}", unit="img", leave=False):
         video = s.load()
-        r = hb.encode(video, config="ai", qp=qp, preset=preset)  # verify=True: recon == decoder output
+        r = hb.encode(half_size(video) if downscale else video, config="ai", qp=qp, preset=preset)  # verified
         orig.append(video.y[0].copy())
         recon.append(r.recon.y[0].copy())
         version = r.x265_version
@@ -112,7 +123,7 @@ def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "s
     os.replace(tmp, path)
     manifest = cache_dir / "manifest.json"
     entries = json.loads(manifest.read_text()) if manifest.exists() else {}
-    entries[path.name] = {"qp": qp, "preset": preset, "config": "ai", "images": len(sources),
+    entries[path.name] = {"qp": qp, "preset": preset, "config": "ai", "images": len(sources), "half_size": downscale,
                           "first": sources[0].name, "last": sources[-1].name, "x265": version,
                           "what": "(original luma, reconstruction after deblocking+SAO) per image"}
     manifest.write_text(json.dumps(entries, indent=1, sort_keys=True))

@@ -1,8 +1,15 @@
-"""Loop-filter architectures and the registry that names them.
+"""Network architectures and the registry that names them.
 
-A registered model maps a (N, 1, H, W) float tensor of luma in [0, 1] to the filtered
-luma, same shape. The native runner only sees the exported TorchScript/pt2 file, so a
-new architecture needs no C++: register it here, train, export.
+Every model works on luma as (N, 1, H, W) float tensors in [0, 1]. Its ``kind`` says
+how it is used:
+
+* ``loop``: a loop filter, output = filtered picture, same shape (VRCNN). The native
+  runner only sees the exported TorchScript file, so a new loop filter needs no C++:
+  register it here, train, export.
+* ``sr_residual``: super-resolution by ``scale`` from the low-resolution picture; the
+  output is the residual added to an upsampled picture (the SR coding mode's network).
+* ``sr_refine``: super-resolution refining an already upsampled picture (SRCNN, the
+  convolutional autoencoder); output = the high-resolution picture.
 """
 from __future__ import annotations
 
@@ -73,5 +80,99 @@ class VRCNN(nn.Module):
         h = torch.relu(torch.cat([self.conv3_3x3(h), self.conv3_1x1(h)], dim=1))
         return x + self.conv4(h)
 
+    kind = "loop"
+    scale = 1
     #: pixels of context each output sample depends on, per side (tiling overlap)
     receptive_radius = 2 + 2 + 1 + 1
+
+
+@register_model("sr_residual")
+class SRResidualNet(nn.Module):
+    """The seed paper's lightweight residual SR network (x2), luma.
+
+    Feature extraction: seven 3x3 convolutions with 16, 14, 12, 11, 10, 9, 8 outputs,
+    each followed by PReLU; the outputs of all seven are concatenated (80 channels).
+    Reconstruction: branch A1 (1x1 -> 24) in parallel with B1 (1x1 -> 8) -> B2 (3x3 -> 8),
+    both PReLU, concatenated (32); a last 3x3 convolution to 4 channels, rearranged by
+    pixel shuffle to one channel at twice the size: the residual added to the upsampled
+    decoded picture.
+
+    The seed does not give A1/B1/B2's kernels and widths. Chosen: the network-in-network
+    layout of DCSCN (Yamanaka et al. 2017), which this design follows (1x1 A1 and B1,
+    3x3 B2), with widths scaled down from DCSCN's 64/32/32 by the same factor (about
+    3/8) as the feature layers (DCSCN: 96..32, here 16..8), keeping the network at
+    ~12 k parameters: cheap enough to run per picture at any QP.
+    """
+
+    kind = "sr_residual"
+    scale = 2
+    FEATURES = (16, 14, 12, 11, 10, 9, 8)
+
+    def __init__(self):
+        super().__init__()
+        layers, cin = [], 1
+        for cout in self.FEATURES:
+            layers.append(nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.PReLU(cout)))
+            cin = cout
+        self.features = nn.ModuleList(layers)
+        total = sum(self.FEATURES)
+        self.a1 = nn.Sequential(nn.Conv2d(total, 24, 1), nn.PReLU(24))
+        self.b1 = nn.Sequential(nn.Conv2d(total, 8, 1), nn.PReLU(8))
+        self.b2 = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.PReLU(8))
+        self.last = nn.Conv2d(32, 4, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+        nn.init.normal_(self.last.weight, std=1e-3)
+        nn.init.zeros_(self.last.bias)
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        outs = []
+        h = lr
+        for layer in self.features:
+            h = layer(h)
+            outs.append(h)
+        cat = torch.cat(outs, dim=1)
+        rec = torch.cat([self.a1(cat), self.b2(self.b1(cat))], dim=1)
+        return self.shuffle(self.last(rec))
+
+
+@register_model("srcnn")
+class SRCNN(nn.Module):
+    """SRCNN 9-1-5 (Dong et al. 2014): 9x9 -> 64, ReLU; 1x1 -> 32, ReLU; 5x5 -> 1, on
+    the bicubic-upscaled picture (same-size padding)."""
+
+    kind = "sr_refine"
+    scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, 9, padding=4)
+        self.conv2 = nn.Conv2d(64, 32, 1)
+        self.conv3 = nn.Conv2d(32, 1, 5, padding=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
+
+
+@register_model("sr_autoencoder")
+class SRAutoencoder(nn.Module):
+    """A convolutional encoder-decoder for x2 SR on the bicubic-upscaled picture:
+    encoder 3x3 -> 32, 3x3 stride 2 -> 32, 3x3 -> 64 (ReLU); decoder: 4x4 transposed
+    stride 2 -> 32, 3x3 -> 32 (ReLU), 3x3 -> 1. Input sides must be even. ~70 k
+    parameters, the same order as SRCNN's 8 k x its 9x9 receptive field."""
+
+    kind = "sr_refine"
+    scale = 2
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU())
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 1, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))

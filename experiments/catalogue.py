@@ -24,15 +24,16 @@ class Sequence:
     bit_depth: int = 8
     file: str | None = None  # under --sequence-dir
     builtin: str | None = None  # a hm_bridge.clips built-in clip
-    shared: str | None = None  # under the shared data folder
+    shared: str | None = None  # a raw .yuv under the shared data folder
+    image: str | None = None  # an RGB image under the shared data folder (one frame)
     crop: tuple[int, int] | None = None  # (width, height) to cut the top-left of
 
     def source(self, sequence_dir: Path | None) -> str:
         """Where the frames come from (for messages and the store)."""
         if self.builtin:
             return f"builtin:{self.builtin}"
-        if self.shared:
-            return str(_data_root() / self.shared)
+        if self.shared or self.image:
+            return str(_data_root() / (self.shared or self.image))
         return str(Path(sequence_dir or ".") / self.file)
 
     def problem(self, sequence_dir: Path | None) -> str | None:
@@ -52,6 +53,10 @@ class Sequence:
             from hm_bridge.clips import load_builtin
 
             video = load_builtin(self.builtin, n)
+        elif self.image:
+            from hm_bridge.color import load_image_rgb, rgb_to_video
+
+            video = rgb_to_video(load_image_rgb(self.source(sequence_dir)))
         else:
             video = hb.Video.from_yuv(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps)
         if self.crop:

@@ -46,6 +46,33 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_sr_eval(args) -> int:
+    from experiments.sr_eval import WAYS, run
+
+    if args.images is None:
+        from cnn_filter.data import data_root
+
+        args.images = str(data_root() / "kodak")
+    rows, summary, bd = run(Path(args.images), args.qps, Path(args.out), Path(args.models), args.preset, args.limit)
+    print(f"\n{'QP':>3} " + " ".join(f"{w + ' bpp':>12} {w + ' dB':>10}" for w in WAYS))
+    for i, q in enumerate(args.qps):
+        print(f"{q:3d} " + " ".join(f"{summary[w][0][i]:12.4f} {summary[w][1][i]:10.3f}" for w in WAYS))
+    for label, v in bd.items():
+        print(f"BD-rate (PSNR-Y, pchip) of the SR mode vs same-size HEVC, {label}: "
+              + (f"{v:+.2f}%" if isinstance(v, float) else v))
+    print(f"results: {Path(args.out) / 'results.csv'}, plot: {Path(args.out) / 'rd.png'}")
+    return 0
+
+
+def _cmd_sr_study(args) -> int:
+    from experiments.sr_study import run
+
+    for r in run(Path(args.models), Path(args.out)):
+        print(f"{r['set']:6} {r['method']:15} PSNR-Y {r['psnr_y']:7.3f} dB  SSIM-Y {r['ssim_y']:.4f}  ({r['images']} images)")
+    print(f"table: {Path(args.out) / 'study.md'}, figure: {Path(args.out) / 'side_by_side.png'}")
+    return 0
+
+
 def add_commands(sub) -> None:
     ctc = sub.add_parser("ctc", help="common-test-condition sweeps and BD-rate reports")
     csub = ctc.add_subparsers(dest="ctc_command", required=True)
@@ -69,3 +96,16 @@ def add_commands(sub) -> None:
     p.add_argument("dir")
     p.add_argument("--method", default="pchip", choices=["pchip", "cubic"])
     p.set_defaults(func=_cmd_report)
+
+    e = sub.add_parser("sr-eval", help="SR coding mode vs HEVC vs bicubic down/up on an image set (Kodak)")
+    e.add_argument("--images", default=None, help="image folder (default: the shared Kodak set)")
+    e.add_argument("--qps", type=int, nargs="+", default=[28, 32, 36, 40, 44, 48, 52])
+    e.add_argument("--out", required=True)
+    e.add_argument("--models", default="models/sr")
+    e.add_argument("--preset", default="slow")
+    e.add_argument("--limit", type=int, default=None, help="only the first N images")
+    e.set_defaults(func=_cmd_sr_eval)
+    st = sub.add_parser("sr-study", help="SRCNN vs autoencoder vs bicubic (x2) on Set5 and Kodak")
+    st.add_argument("--models", default="models/sr_study")
+    st.add_argument("--out", required=True)
+    st.set_defaults(func=_cmd_sr_study)

@@ -80,6 +80,8 @@ PRESET_EXPERIMENTS = {
     "quick": dict(name="quick", sequences=["carphone", "bikes", "CiscoVT2people", "RTn23"],
                   configs=["ai", "ra", "ldp"], qps=[22, 27, 32, 37], frames=9, preset="medium"),
     "builtin": dict(name="builtin", classes=["builtin"], frames=33, preset="slow"),
+    # the held-out Kodak images as one-frame sequences: all-intra BD-rate of a loop filter
+    "kodak": dict(name="kodak", classes=["kodak"], configs=["ai"], preset="slow"),
     "ctc": dict(name="ctc", classes=["A", "B", "C", "D", "E", "F"], configs=["ai", "ra", "ldb", "ldp"],
                 preset="slow"),
 }

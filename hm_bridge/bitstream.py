@@ -81,3 +81,9 @@ def count_bytes(data: bytes) -> ByteCount:
         hash_sei=sum(n.size for n in nals if is_hash_sei(n)),
         side_info_sei=sum(n.size for n in nals if is_side_info_sei(n)),
     )
+
+
+def strip_hash_sei(data: bytes) -> bytes:
+    """The stream without its picture-hash SEI NAL units (decoders do not need them)."""
+    data = bytes(data)
+    return b"".join(data[n.offset:n.offset + n.size] for n in split_nals(data) if not is_hash_sei(n))

@@ -55,6 +55,34 @@ def _cmd_demo(args) -> int:
     return 0 if all(r["md5_match"] for r in rows) else 1
 
 
+def _cmd_sr_encode(args) -> int:
+    from hm_bridge.color import load_image_rgb
+    from hm_bridge.sr_mode import SRModels, sr_encode
+
+    models = SRModels(args.models)
+    data, d = sr_encode(load_image_rgb(args.image), args.qp, models, criterion=args.criterion, preset=args.preset)
+    with open(args.output, "wb") as f:
+        f.write(data)
+    px = d.lr_size[0] * d.lr_size[1] * 4
+    print(f"{args.output}: {d.total_bytes} bytes ({d.total_bytes * 8 / px:.4f} bpp), content stream "
+          f"{d.content_bytes} B at {d.lr_size[0]}x{d.lr_size[1]}, QP {args.qp}, upsampler {d.method} "
+          f"(by {args.criterion}: " + ", ".join(f"{m} {v:.0f}" for m, v in d.distortions.items()) + ")")
+    return 0
+
+
+def _cmd_sr_decode(args) -> int:
+    from PIL import Image
+
+    from hm_bridge.sr_mode import SRModels, sr_decode
+
+    with open(args.input, "rb") as f:
+        data = f.read()
+    video, rgb, model = sr_decode(data, SRModels(args.models))
+    Image.fromarray(rgb).save(args.output)
+    print(f"{args.output}: {video.width}x{video.height}, QP {model.qp}, upsampler {model.method}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hmcnn", description="CNN in-loop filtering inside x265/libde265")
     sub = p.add_subparsers(dest="command", required=True)
@@ -88,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--preset", default="slow")
     m.add_argument("--filter", default="smoothing")
     m.set_defaults(func=_cmd_demo)
+
+    from hm_bridge.sr_mode import CRITERIA
+
+    se = sub.add_parser("sr-encode", help="super-resolution coding mode: encode an image")
+    se.add_argument("image")
+    se.add_argument("--qp", type=int, required=True)
+    se.add_argument("-o", "--output", required=True)
+    se.add_argument("--models", default="models/sr", help="per-QP SR networks (manifest.json)")
+    se.add_argument("--criterion", default="sse_y", choices=CRITERIA, help="what the upsampler RDO minimises")
+    se.add_argument("--preset", default="slow")
+    se.set_defaults(func=_cmd_sr_encode)
+    sd = sub.add_parser("sr-decode", help="super-resolution coding mode: decode to an image (PNG)")
+    sd.add_argument("input")
+    sd.add_argument("-o", "--output", required=True)
+    sd.add_argument("--models", default="models/sr")
+    sd.set_defaults(func=_cmd_sr_decode)
 
     # commands of the other packages of the project (training, sweeps, SR mode)
     import importlib.util

@@ -1,0 +1,122 @@
+"""hmcnn sr-study: x2 super-resolution by SRCNN vs a convolutional autoencoder, with
+bicubic as the baseline, on Set5 and Kodak: PSNR and SSIM of the luma (BT.601), a 2
+pixel border shaved as is customary for x2. Writes OUT/study.csv, OUT/study.md and
+OUT/side_by_side.png (high / low / autoencoder / SRCNN, each panel its own model's output).
+"""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cnn_filter.data import data_root
+from hm_bridge.color import load_image_rgb, rgb_to_video
+from hm_bridge.resample import downsample2, upsample2
+from hm_bridge.sr_mode import super_resolve
+
+SHAVE = 2
+METHODS = ("bicubic", "srcnn", "sr_autoencoder")
+
+
+def _psnr(a, b) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.99 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _ssim(a, b) -> float:
+    from pytorch_msssim import ssim
+
+    t = lambda x: torch.from_numpy(x.astype(np.float32))[None, None]
+    return float(ssim(t(a), t(b), data_range=255, size_average=True))
+
+
+def load_models(models_dir: Path) -> dict:
+    return {arch: torch.jit.load(str(Path(models_dir) / f"{arch}.pt")).eval() for arch in METHODS[1:]}
+
+
+def outputs(y_hr: np.ndarray, models: dict) -> tuple[np.ndarray, dict]:
+    lr = downsample2(y_hr)
+    out = {"bicubic": upsample2(lr, "bicubic").round().clamp(0, 255).numpy().astype(np.uint8)}
+    for arch, m in models.items():
+        out[arch] = super_resolve(m, "sr_refine", lr).round().clamp(0, 255).numpy().astype(np.uint8)
+    return lr, out
+
+
+def evaluate(sets: dict[str, Path], models: dict) -> list[dict]:
+    rows = []
+    for set_name, folder in sets.items():
+        for path in sorted(folder.glob("*.png")):
+            y = rgb_to_video(load_image_rgb(path), multiple=4).y[0]
+            _, out = outputs(y, models)
+            s = (slice(SHAVE, -SHAVE), slice(SHAVE, -SHAVE))
+            for method, o in out.items():
+                rows.append({"set": set_name, "image": path.name, "method": method,
+                             "psnr_y": _psnr(y[s], o[s]), "ssim_y": _ssim(y[s], o[s])})
+    return rows
+
+
+def table(rows: list[dict]) -> list[dict]:
+    out = []
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        for m in METHODS:
+            sel = [r for r in rows if r["set"] == set_name and r["method"] == m]
+            out.append({"set": set_name, "method": m, "images": len(sel),
+                        "psnr_y": float(np.mean([r["psnr_y"] for r in sel])),
+                        "ssim_y": float(np.mean([r["ssim_y"] for r in sel]))})
+    return out
+
+
+def side_by_side(image: Path, models: dict, path: Path, crop: int = 160) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y = rgb_to_video(load_image_rgb(image), multiple=4).y[0]
+    lr, out = outputs(y, models)
+    h, w = y.shape
+    c = min(crop, h, w) // 2 * 2
+    y0, x0 = (h - c) // 2 // 2 * 2, (w - c) // 2 // 2 * 2
+    low = np.repeat(np.repeat(lr, 2, 0), 2, 1)  # the half-size input, shown at full size
+    panels = [("high (original)", y), ("low (x1/2, shown enlarged)", low),
+              ("autoencoder", out["sr_autoencoder"]), ("CNN (SRCNN)", out["srcnn"])]
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), dpi=100)
+    for ax, (title, img) in zip(axes, panels):
+        ax.imshow(img[y0:y0 + c, x0:x0 + c], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        extra = "" if img is y else f"\n{_psnr(y, img):.2f} dB (whole image)"
+        ax.set_title(title + extra, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"{image.name}, luma, x2", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def run(models_dir: Path, out: Path) -> list[dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = data_root()
+    sets = {name: root / name for name in ("set5", "kodak") if (root / name).is_dir()}
+    if not sets:
+        raise FileNotFoundError(f"neither {root / 'set5'} nor {root / 'kodak'} exists")
+    models = load_models(models_dir)
+    rows = evaluate(sets, models)
+    with open(out / "per_image.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["set", "image", "method", "psnr_y", "ssim_y"])
+        w.writeheader()
+        w.writerows(rows)
+    summary = table(rows)
+    with open(out / "study.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, ["set", "method", "images", "psnr_y", "ssim_y"])
+        w.writeheader()
+        w.writerows(summary)
+    md = ["| set | method | images | PSNR-Y (dB) | SSIM-Y |", "|---|---|---:|---:|---:|"]
+    md += [f"| {r['set']} | {r['method']} | {r['images']} | {r['psnr_y']:.3f} | {r['ssim_y']:.4f} |" for r in summary]
+    (out / "study.md").write_text("x2 SR, luma, border of 2 shaved\n\n" + "\n".join(md) + "\n")
+    first = next(iter(sets.values()))
+    pick = first / "butterfly.png" if (first / "butterfly.png").exists() else sorted(first.glob("*.png"))[0]
+    side_by_side(pick, models, out / "side_by_side.png")
+    return summary
