@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from cnn_filter.data import PairSet, Source, bsds_sources, builtin_frame_sources, data_root, _image_source, make_pairs
 from cnn_filter.export import export_torchscript, write_metadata
+from cnn_filter.fitting import fit
 from cnn_filter.models import create_model
-from hm_bridge.resample import downsample2, upsample2
+from hm_bridge.resample import downsample2, to_uint8, upsample2
 from hm_bridge.sr_mode import super_resolve
+from hm_bridge.video import plane_psnr
 
 SR_QPS = (28, 32, 36, 40, 44, 48, 52)
 
@@ -107,18 +107,13 @@ class SRSampler:
         return t(lrs), t(ups), t(hrs)
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.99 if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 def evaluate_sr(model: nn.Module, kind: str, pairs: PairSet) -> tuple[float, float]:
     """Mean PSNR-Y of bicubic upsampling and of the model's output."""
     model.eval()
     bic, out = [], []
     for hr, lr in zip(pairs.orig, pairs.recon):
-        bic.append(_psnr(hr, upsample2(lr, "bicubic").round().clamp(0, 255).numpy()))
-        out.append(_psnr(hr, super_resolve(model, kind, lr).round().clamp(0, 255).numpy()))
+        bic.append(plane_psnr(hr, to_uint8(upsample2(lr, "bicubic"))))
+        out.append(plane_psnr(hr, to_uint8(super_resolve(model, kind, lr))))
     return float(np.mean(bic)), float(np.mean(out))
 
 
@@ -128,27 +123,22 @@ def train_sr_model(arch: str, train: PairSet, val: PairSet, s: SRSettings, init=
     if init is not None:
         model.load_state_dict(init)
     kind = model.kind
-    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.steps), eta_min=s.lr * 0.05)
     sampler = SRSampler(train, s.lr_patch, s.seed + train.qp)
-    history, running, t0 = [], None, time.perf_counter()
-    bar = tqdm(range(s.steps), desc=f"train {arch} {label}", unit="step")
-    for step in bar:
-        model.train()
+
+    def batch_loss(m):
         lr, up, hr = sampler.batch(s.batch)
-        pred = up + model(lr) if kind == "sr_residual" else model(up)
-        loss = nn.functional.mse_loss(pred, hr)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.set_postfix(loss=f"{running:.3e}")
-        if (step + 1) % s.eval_every == 0 or step + 1 == s.steps:
-            b, o = evaluate_sr(model, kind, val)
-            history.append({"step": step + 1, "loss": running, "val_psnr_bicubic": b, "val_psnr": o})
-            bar.write(f"{arch} {label} step {step + 1}: loss {running:.3e}, validation PSNR-Y bicubic {b:.3f}, "
-                      f"model {o:.3f} dB ({o - b:+.3f})")
+        return nn.functional.mse_loss(up + m(lr) if kind == "sr_residual" else m(up), hr)
+
+    def evaluate_val(m):
+        b, o = evaluate_sr(m, kind, val)
+        return {"val_psnr_bicubic": b, "val_psnr": o}
+
+    t0 = time.perf_counter()
+    history = fit(model, batch_loss, steps=s.steps, lr=s.lr, eval_every=s.eval_every, evaluate=evaluate_val,
+                  desc=f"train {arch} {label}",
+                  describe=lambda r: (f"{arch} {label} step {r['step']}: loss {r['loss']:.3e}, validation PSNR-Y "
+                                      f"bicubic {r['val_psnr_bicubic']:.3f}, model {r['val_psnr']:.3f} dB "
+                                      f"({r['val_psnr'] - r['val_psnr_bicubic']:+.3f})"))
     return model.eval(), history, time.perf_counter() - t0
 
 

@@ -9,7 +9,6 @@ per QP; each QP's training starts from the previous QP's weights when ``--warm-s
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from cnn_filter.data import PairSet, make_pairs, training_sources
 from cnn_filter.export import export_pt2, export_torchscript, write_metadata
+from cnn_filter.fitting import fit
 from cnn_filter.models import create_model
+from hm_bridge.video import plane_psnr
 
 
 @dataclass
@@ -54,11 +54,6 @@ class QpResult:
         return self.val_psnr_filtered - self.val_psnr_recon
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.99 if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
 @torch.no_grad()
 def apply_model(model: nn.Module, plane: np.ndarray, device: str = "cpu") -> np.ndarray:
     """A whole luma plane through the model, rounded back to uint8 (as the loop does)."""
@@ -70,8 +65,8 @@ def apply_model(model: nn.Module, plane: np.ndarray, device: str = "cpu") -> np.
 def evaluate(model: nn.Module, pairs: PairSet, device: str) -> tuple[float, float]:
     """Mean PSNR-Y of the reconstructions and of the filtered reconstructions."""
     model.eval()
-    before = [_psnr(o, r) for o, r in zip(pairs.orig, pairs.recon)]
-    after = [_psnr(o, apply_model(model, r, device)) for o, r in zip(pairs.orig, pairs.recon)]
+    before = [plane_psnr(o, r) for o, r in zip(pairs.orig, pairs.recon)]
+    after = [plane_psnr(o, apply_model(model, r, device)) for o, r in zip(pairs.orig, pairs.recon)]
     return float(np.mean(before)), float(np.mean(after))
 
 
@@ -110,34 +105,28 @@ def train_one(train: PairSet, val: PairSet, s: TrainSettings, init: dict | None 
     model = create_model(s.arch).to(s.device)
     if init is not None:
         model.load_state_dict(init)
-    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, s.steps), eta_min=s.lr * 0.05)
     sampler = PatchSampler(train, s.patch, s.seed + 1000 * train.qp)
     loss_fn = nn.MSELoss()
-    t0 = time.perf_counter()
-    history = []
-    running = None
-    bar = tqdm(range(s.steps), desc=f"train {s.arch} QP {train.qp}", unit="step")
-    for step in bar:
-        model.train()
+
+    def batch_loss(m):
         x, y = sampler.batch(s.batch)
-        x, y = x.to(s.device), y.to(s.device)
-        loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.set_postfix(loss=f"{running:.3e}")
-        if (step + 1) % s.eval_every == 0 or step + 1 == s.steps:
-            before, after = evaluate(model, val, s.device)
-            history.append({"step": step + 1, "loss": running, "val_psnr_recon": before, "val_psnr_filtered": after})
-            bar.write(f"QP {train.qp} step {step + 1}: loss {running:.3e}, validation PSNR-Y "
-                      f"{before:.3f} -> {after:.3f} dB ({after - before:+.3f})")
-            if checkpoint is not None:
-                torch.save({"state_dict": model.state_dict(), "step": step + 1, "settings": s.__dict__}, checkpoint)
-    before, after = evaluate(model, val, s.device) if not history else (history[-1]["val_psnr_recon"],
-                                                                         history[-1]["val_psnr_filtered"])
+        return loss_fn(m(x.to(s.device)), y.to(s.device))
+
+    def evaluate_val(m):
+        before, after = evaluate(m, val, s.device)
+        return {"val_psnr_recon": before, "val_psnr_filtered": after}
+
+    def save(record):
+        if checkpoint is not None:
+            torch.save({"state_dict": model.state_dict(), "step": record["step"], "settings": s.__dict__}, checkpoint)
+
+    t0 = time.perf_counter()
+    history = fit(model, batch_loss, steps=s.steps, lr=s.lr, eval_every=s.eval_every, evaluate=evaluate_val,
+                  desc=f"train {s.arch} QP {train.qp}", on_eval=save,
+                  describe=lambda r: (f"QP {train.qp} step {r['step']}: loss {r['loss']:.3e}, validation PSNR-Y "
+                                      f"{r['val_psnr_recon']:.3f} -> {r['val_psnr_filtered']:.3f} dB "
+                                      f"({r['val_psnr_filtered'] - r['val_psnr_recon']:+.3f})"))
+    before, after = history[-1]["val_psnr_recon"], history[-1]["val_psnr_filtered"]
     return model.cpu().eval(), QpResult(train.qp, before, after, time.perf_counter() - t0, history)
 
 

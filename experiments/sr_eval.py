@@ -14,7 +14,6 @@ OUT/rd.png and prints the table and BD-rates of 3 vs 1.
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +21,13 @@ from tqdm import tqdm
 
 import hm_bridge as hb
 from hm_bridge.bitstream import strip_hash_sei
+from hm_bridge.video import plane_psnr
 from hm_bridge.color import crop_to_multiple, load_image_rgb, rgb_to_video, video_frame_to_rgb
 from hm_bridge.resample import to_uint8, upsample2
 from hm_bridge.sr_mode import SRModels, sr_decode, sr_encode
 
 WAYS = ("hevc", "bicubic", "sr")
 LOW_RATE_BPP = 0.1
-
-
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.99 if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def evaluate_image(path: Path, qp: int, models: SRModels, preset: str = "slow") -> list[dict]:
@@ -43,7 +38,7 @@ def evaluate_image(path: Path, qp: int, models: SRModels, preset: str = "slow") 
 
     def add(way, nbytes, video):
         rows.append({"image": path.name, "qp": qp, "way": way, "bytes": nbytes, "bpp": nbytes * 8 / pixels,
-                     "psnr_y": _psnr(full.y[0], video.y[0]), "psnr_rgb": _psnr(rgb, video_frame_to_rgb(video))})
+                     "psnr_y": plane_psnr(full.y[0], video.y[0]), "psnr_rgb": plane_psnr(rgb, video_frame_to_rgb(video))})
 
     same = hb.encode(full, config="ai", qp=qp, preset=preset)
     add("hevc", len(strip_hash_sei(same.bitstream)), same.recon)

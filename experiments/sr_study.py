@@ -6,24 +6,19 @@ OUT/side_by_side.png (high / low / autoencoder / SRCNN, each panel its own model
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from cnn_filter.data import data_root
+from hm_bridge.video import plane_psnr
 from hm_bridge.color import load_image_rgb, rgb_to_video
 from hm_bridge.resample import downsample2, upsample2
 from hm_bridge.sr_mode import super_resolve
 
 SHAVE = 2
 METHODS = ("bicubic", "srcnn", "sr_autoencoder")
-
-
-def _psnr(a, b) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 99.99 if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
 def _ssim(a, b) -> float:
@@ -54,7 +49,7 @@ def evaluate(sets: dict[str, Path], models: dict) -> list[dict]:
             s = (slice(SHAVE, -SHAVE), slice(SHAVE, -SHAVE))
             for method, o in out.items():
                 rows.append({"set": set_name, "image": path.name, "method": method,
-                             "psnr_y": _psnr(y[s], o[s]), "ssim_y": _ssim(y[s], o[s])})
+                             "psnr_y": plane_psnr(y[s], o[s]), "ssim_y": _ssim(y[s], o[s])})
     return rows
 
 
@@ -86,7 +81,7 @@ def side_by_side(image: Path, models: dict, path: Path, crop: int = 160) -> None
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), dpi=100)
     for ax, (title, img) in zip(axes, panels):
         ax.imshow(img[y0:y0 + c, x0:x0 + c], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        extra = "" if img is y else f"\n{_psnr(y, img):.2f} dB (whole image)"
+        extra = "" if img is y else f"\n{plane_psnr(y, img):.2f} dB (whole image)"
         ax.set_title(title + extra, fontsize=9)
         ax.axis("off")
     fig.suptitle(f"{image.name}, luma, x2", fontsize=10)

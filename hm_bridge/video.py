@@ -74,6 +74,12 @@ class PsnrReport:
         return f"PsnrReport(Y={self.y:.3f}, U={self.u:.3f}, V={self.v:.3f}, YUV={self.yuv:.3f} dB, frames={len(self.per_frame)})"
 
 
+def plane_psnr(reference: np.ndarray, test: np.ndarray) -> float:
+    """PSNR of one 8-bit plane (or RGB picture) against a reference (999.99 if equal)."""
+    mse = float(np.mean((reference.astype(np.float64) - test.astype(np.float64)) ** 2))
+    return PSNR_IDENTICAL if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
 def _psnr_from_mse(mse: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         p = 10 * np.log10(255.0**2 / mse)

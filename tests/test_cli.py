@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import hm_bridge as hb
 
 
 def hmcnn(*args):

@@ -8,7 +8,7 @@ import torch
 import hm_bridge as hb
 from cnn_filter import count_parameters, create_model
 from cnn_filter.export import export_torchscript
-from hm_bridge.resample import UPSAMPLERS, to_uint8, upsample2
+from hm_bridge.resample import UPSAMPLERS, to_uint8
 from hm_bridge.sr_container import Container, ContainerError, ModelStream
 from hm_bridge.sr_mode import SRModels, sr_decode, sr_encode
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/block_ops.h"
 #include "inloop_side_info.h"
 
 namespace hmcnn {
@@ -48,17 +49,6 @@ std::vector<uint8_t> copy_plane(const Plane& p) {
     return v;
 }
 
-uint64_t block_sse(const uint8_t* a, ptrdiff_t sa, const uint8_t* b, ptrdiff_t sb,
-                   int x0, int y0, int x1, int y1) {
-    uint64_t sse = 0;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            int d = (int)a[y * sa + x] - (int)b[y * sb + x];
-            sse += (uint64_t)(d * d);
-        }
-    return sse;
-}
-
 struct Smoothing {
     SmoothingFilterOptions opt;
     hmcnn_filter table;
@@ -73,14 +63,9 @@ Plane luma(const hmcnn_picture* pic) {
 void apply(const hmcnn_picture* pic, const hmcnn_side_info& info, const std::vector<uint8_t>& on,
            const std::vector<uint8_t>& unfiltered) {
     Plane y = luma(pic);
-    int size = 1 << info.log2_block;
-    for (int by = 0; by < info.blocks_y; by++)
-        for (int bx = 0; bx < info.blocks_x; bx++)
-            if (on[(size_t)by * info.blocks_x + bx]) {
-                int x0 = bx * size, y0 = by * size;
-                smooth_block(unfiltered, y.width, y.height, y, x0, y0,
-                             std::min(x0 + size, y.width), std::min(y0 + size, y.height));
-            }
+    for_each_on_block(info, on, y.width, y.height, [&](int x0, int y0, int x1, int y1) {
+        smooth_block(unfiltered, y.width, y.height, y, x0, y0, x1, y1);
+    });
 }
 
 int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info, size_t capacity,

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "filters/block_ops.h"
 #include "inloop_side_info.h"
 
 namespace hmcnn {
@@ -20,16 +21,6 @@ constexpr int kSeiOverheadBytes = 24;
 
 // HM's lambda for an 8-bit SSE cost at a QP (random-access B-frame weight omitted).
 double lambda_for(int qp) { return 0.57 * std::pow(2.0, (qp - 12) / 3.0); }
-
-uint64_t sse_rect(const uint8_t* a, ptrdiff_t sa, const uint8_t* b, ptrdiff_t sb, int x0, int y0, int x1, int y1) {
-    uint64_t s = 0;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
-            int d = (int)a[y * sa + x] - (int)b[y * sb + x];
-            s += (uint64_t)(d * d);
-        }
-    return s;
-}
 
 }  // namespace
 
@@ -145,8 +136,8 @@ int TorchFilter::encode_picture(void* self, const hmcnn_picture* pic, uint8_t* s
         for (int by = 0; by < info.blocks_y; by++)
             for (int bx = 0; bx < info.blocks_x; bx++) {
                 int x0 = bx * s, y0 = by * s, x1 = std::min(x0 + s, w), y1 = std::min(y0 + s, h);
-                uint64_t before = sse_rect(rec, pic->stride[0], org, pic->orig_stride[0], x0, y0, x1, y1);
-                uint64_t after = sse_rect(filtered.data(), w, org, pic->orig_stride[0], x0, y0, x1, y1);
+                uint64_t before = block_sse(rec, pic->stride[0], org, pic->orig_stride[0], x0, y0, x1, y1);
+                uint64_t after = block_sse(filtered.data(), w, org, pic->orig_stride[0], x0, y0, x1, y1);
                 d_off += before;
                 d_all += after;
                 d_map += std::min(before, after);
@@ -165,14 +156,7 @@ int TorchFilter::encode_picture(void* self, const hmcnn_picture* pic, uint8_t* s
         info.frame_on = 1;
         *size = hmcnn_side_info_write(&info, on.data(), side_info, capacity);
         if (!*size) throw std::runtime_error("CNN filter: side information does not fit");
-        uint8_t* dst = (uint8_t*)pic->plane[0];
-        for (int by = 0; by < info.blocks_y; by++)
-            for (int bx = 0; bx < info.blocks_x; bx++) {
-                if (!on[(size_t)by * info.blocks_x + bx]) continue;
-                int x0 = bx * s, y0 = by * s, x1 = std::min(x0 + s, w), y1 = std::min(y0 + s, h);
-                for (int y = y0; y < y1; y++)
-                    std::memcpy(dst + y * pic->stride[0] + x0, &filtered[(size_t)y * w + x0], x1 - x0);
-            }
+        copy_on_blocks((uint8_t*)pic->plane[0], pic->stride[0], filtered, w, h, info, on);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();
@@ -197,14 +181,7 @@ int TorchFilter::decode_picture(void* self, const hmcnn_picture* pic, const uint
         hmcnn_side_info_read(side_info, size, w, h, &info, on.data(), on.size());
         uint8_t* rec = (uint8_t*)pic->plane[0];
         std::vector<uint8_t> filtered = f.filter_plane(info.model_id, rec, pic->stride[0], w, h);
-        int s = 1 << info.log2_block;
-        for (int by = 0; by < info.blocks_y; by++)
-            for (int bx = 0; bx < info.blocks_x; bx++) {
-                if (!on[(size_t)by * info.blocks_x + bx]) continue;
-                int x0 = bx * s, y0 = by * s, x1 = std::min(x0 + s, w), y1 = std::min(y0 + s, h);
-                for (int y = y0; y < y1; y++)
-                    std::memcpy(rec + y * pic->stride[0] + x0, &filtered[(size_t)y * w + x0], x1 - x0);
-            }
+        copy_on_blocks(rec, pic->stride[0], filtered, w, h, info, on);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();
