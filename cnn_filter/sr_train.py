@@ -25,7 +25,8 @@ from hm_bridge.resample import downsample2, to_uint8, upsample2
 from hm_bridge.sr_mode import super_resolve
 from hm_bridge.video import plane_psnr
 
-SR_QPS = (28, 32, 36, 40, 44, 48, 52)
+# the seed lists QP 52, beyond HEVC's 8-bit range (0..51): its last point is QP 51 here
+SR_QPS = (28, 32, 36, 40, 44, 48, 51)
 
 
 @dataclass

@@ -70,4 +70,5 @@ def bd_rate(rate_anchor, dist_anchor, rate_test, dist_test, method: str = "pchip
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # we report overlap ourselves
-        return float(bjontegaard.bd_rate(ra, da, rt, dt, method="pchip", min_overlap=0))
+        return float(bjontegaard.bd_rate(ra, da, rt, dt, method="pchip", require_matching_points=False,
+                                         min_overlap=0))

@@ -99,7 +99,7 @@ def add_commands(sub) -> None:
 
     e = sub.add_parser("sr-eval", help="SR coding mode vs HEVC vs bicubic down/up on an image set (Kodak)")
     e.add_argument("--images", default=None, help="image folder (default: the shared Kodak set)")
-    e.add_argument("--qps", type=int, nargs="+", default=[28, 32, 36, 40, 44, 48, 52])
+    e.add_argument("--qps", type=int, nargs="+", default=[28, 32, 36, 40, 44, 48, 51])
     e.add_argument("--out", required=True)
     e.add_argument("--models", default="models/sr")
     e.add_argument("--preset", default="slow")

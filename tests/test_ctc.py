@@ -125,3 +125,15 @@ def _quick_exp():
 
     return dataclasses.replace(preset_experiment("quick"), frames=3, configs=["ai", "ldp"], preset="ultrafast",
                                test="smoothing:always")
+
+
+def test_ray_backend_runs_the_same_jobs(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    exp = _exp(sequences=["RTn23"], configs=["ai"])
+    try:
+        summary = run(exp, tmp_path / "ray", backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+    local = run(exp, tmp_path / "local", progress=False)
+    assert summary["ran"] == local["ran"] == 8 and summary["failed"] == 0
+    assert _rows(tmp_path / "ray" / "results.sqlite") == _rows(tmp_path / "local" / "results.sqlite")
