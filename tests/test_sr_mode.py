@@ -115,3 +115,17 @@ def test_bad_inputs(models, image):
     data, _ = sr_encode(image, 40, models, preset="ultrafast")
     with pytest.raises(ContainerError):
         sr_decode(data[:-5], models)
+
+
+SHIPPED_SR = __import__("pathlib").Path(__file__).resolve().parent.parent / "models" / "sr"
+
+
+@pytest.mark.skipif(not (SHIPPED_SR / "manifest.json").exists(), reason="no shipped SR networks in models/sr")
+def test_shipped_sr_networks_beat_bicubic_on_validation():
+    from cnn_filter.sr_train import SR_QPS
+
+    shipped = SRModels(SHIPPED_SR)
+    assert shipped.qps == list(SR_QPS)
+    for qp in shipped.qps:
+        meta = json.loads((SHIPPED_SR / f"qp{qp}.json").read_text())
+        assert meta["val_gain_over_bicubic"] > 0
