@@ -78,14 +78,14 @@ def side_by_side(image: Path, models: dict, path: Path, crop: int = 160) -> None
     low = np.repeat(np.repeat(lr, 2, 0), 2, 1)  # the half-size input, shown at full size
     panels = [("high (original)", y), ("low (x1/2, shown enlarged)", low),
               ("autoencoder", out["sr_autoencoder"]), ("CNN (SRCNN)", out["srcnn"])]
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4), dpi=100)
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.8), dpi=100)
     for ax, (title, img) in zip(axes, panels):
         ax.imshow(img[y0:y0 + c, x0:x0 + c], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         extra = "" if img is y else f"\n{plane_psnr(y, img):.2f} dB (whole image)"
         ax.set_title(title + extra, fontsize=9)
         ax.axis("off")
     fig.suptitle(f"{image.name}, luma, x2", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     fig.savefig(path)
     plt.close(fig)
 
