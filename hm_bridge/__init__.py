@@ -9,10 +9,12 @@ runs inside the coding loop after deblocking + SAO, on both sides.
 from hm_bridge._core import FILTER_ABI_VERSION, MAX_SIDE_INFO, SIDE_INFO_UUID, NoopFilter, Picture, SmoothingFilter
 from hm_bridge.codec import DecodeResult, EncodeResult, ReconMismatchError, decode, encode
 from hm_bridge.configs import CONFIGS, UNSUPPORTED, get_config
+from hm_bridge.native_filter import NativeLibraryFilter, load_native_filter
 from hm_bridge.video import PsnrReport, Video
 
 __all__ = [
     "CONFIGS", "UNSUPPORTED", "FILTER_ABI_VERSION", "MAX_SIDE_INFO", "SIDE_INFO_UUID",
-    "DecodeResult", "EncodeResult", "NoopFilter", "Picture", "PsnrReport", "ReconMismatchError", "SmoothingFilter",
-    "Video", "decode", "encode", "get_config",
+    "DecodeResult", "EncodeResult", "NativeLibraryFilter", "NoopFilter", "Picture", "PsnrReport",
+    "ReconMismatchError", "SmoothingFilter",
+    "Video", "decode", "encode", "get_config", "load_native_filter",
 ]

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "bridge/checked_filter.h"
 #include "bridge/de265_decoder.h"
 #include "bridge/python_filter.h"
 #include "bridge/x265_encoder.h"
@@ -26,6 +27,7 @@ constexpr const char* kCapsuleName = "hmcnn_filter";
 struct BoundFilter {
     const hmcnn_filter* table = nullptr;
     std::unique_ptr<PythonFilter> python;
+    std::unique_ptr<CheckedFilter> native;
     py::object keepalive;
 
     explicit BoundFilter(const py::object& f) {
@@ -34,11 +36,15 @@ struct BoundFilter {
             py::object cap = f.attr("__hmcnn_filter__")();
             if (!PyCapsule_IsValid(cap.ptr(), kCapsuleName))
                 throw py::type_error("__hmcnn_filter__() must return a PyCapsule named 'hmcnn_filter'");
-            table = static_cast<const hmcnn_filter*>(PyCapsule_GetPointer(cap.ptr(), kCapsuleName));
-            if (!table || table->abi_version != HMCNN_FILTER_ABI_VERSION)
+            auto* raw = static_cast<const hmcnn_filter*>(PyCapsule_GetPointer(cap.ptr(), kCapsuleName));
+            if (!raw || raw->abi_version != HMCNN_FILTER_ABI_VERSION)
                 throw py::value_error("native loop filter speaks filter ABI version " +
-                                      std::to_string(table ? table->abi_version : 0) + ", this build speaks " +
+                                      std::to_string(raw ? raw->abi_version : 0) + ", this build speaks " +
                                       std::to_string(HMCNN_FILTER_ABI_VERSION));
+            if (!raw->encode_picture || !raw->decode_picture)
+                throw py::value_error("native loop filter lacks encode_picture or decode_picture");
+            native = std::make_unique<CheckedFilter>(raw);
+            table = native->table();
             keepalive = f;
         } else if (PyCallable_Check(f.ptr())) {
             python = std::make_unique<PythonFilter>(f);
@@ -47,9 +53,11 @@ struct BoundFilter {
             throw py::type_error("loop_filter must be None, a callable, or a native filter object");
         }
     }
-    // After a failed coding run: the filter's own exception explains it best.
+    // After a coding run: a filter failure is raised with the filter's own explanation
+    // (a Python filter's exception, a native filter's last_error), never hidden.
     void rethrow_filter_error() {
         if (python) python->rethrow_if_failed();
+        if (native && native->failed()) throw std::runtime_error(native->failure());
     }
 };
 

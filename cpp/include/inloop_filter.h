@@ -82,6 +82,22 @@ typedef struct hmcnn_filter {
     const char* (*last_error)(void* self);
 } hmcnn_filter;
 
+/*
+ * A filter in a shared library (a plug-in any codec can dlopen: hm_bridge's
+ * load_native_filter, or an HM build) exports:
+ *
+ *   const hmcnn_filter* hmcnn_filter_open(const char* options);   required
+ *   void hmcnn_filter_close(const hmcnn_filter* filter);           optional
+ *
+ * `options` is the filter's own text (may be NULL). open returns NULL on bad options;
+ * the table stays valid until close (or for the library's lifetime without close).
+ * Example: cpp/examples/band_offset_filter.c.
+ */
+#define HMCNN_FILTER_OPEN_SYMBOL "hmcnn_filter_open"
+#define HMCNN_FILTER_CLOSE_SYMBOL "hmcnn_filter_close"
+typedef const hmcnn_filter* (*hmcnn_filter_open_fn)(const char* options);
+typedef void (*hmcnn_filter_close_fn)(const hmcnn_filter* filter);
+
 #ifdef __cplusplus
 }
 #endif
