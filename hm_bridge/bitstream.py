@@ -62,6 +62,39 @@ def is_side_info_sei(nal: Nal) -> bool:
     return nal.type == SUFFIX_SEI and nal.payload_type == SEI_USER_DATA_UNREGISTERED
 
 
+def _sei_number(rbsp: bytes, i: int) -> tuple[int, int]:
+    """An SEI payloadType/payloadSize: 0xFF bytes add 255 each, the last byte ends it."""
+    value = 0
+    while rbsp[i] == 0xFF:
+        value += 255
+        i += 1
+    return value + rbsp[i], i + 1
+
+
+def side_info_payloads(data: bytes, uuid: bytes | None = None) -> list[bytes]:
+    """The filter side information carried in the stream, in stream order: the bytes
+    after the UUID of each suffix user_data_unregistered SEI with our UUID (as the
+    decoder-side filter receives them). Parsed here, independently of the decoder."""
+    if uuid is None:
+        from hm_bridge._core import SIDE_INFO_UUID as uuid
+    data = bytes(data)
+    out = []
+    for n in split_nals(data):
+        if not is_side_info_sei(n):
+            continue
+        nal = data[n.offset:n.offset + n.size]
+        rbsp = nal[nal.index(b"\x00\x00\x01") + 5:].replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
+        try:
+            _, i = _sei_number(rbsp, 0)
+            size, i = _sei_number(rbsp, i)
+        except IndexError:
+            continue
+        payload = rbsp[i:i + size]
+        if len(payload) == size >= 16 and payload[:16] == uuid:
+            out.append(payload[16:])
+    return out
+
+
 @dataclass(frozen=True)
 class ByteCount:
     total: int

@@ -10,7 +10,7 @@ import hm_bridge as hb
 from cnn_filter import count_parameters, create_model, load_filter, model_names
 from cnn_filter.export import export_pt2, export_torchscript, write_metadata
 from hm_bridge import side_info
-from hm_bridge.bitstream import SUFFIX_SEI, split_nals
+from hm_bridge.bitstream import side_info_payloads
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "models" / "vrcnn"
@@ -68,6 +68,16 @@ def test_pt2_export_matches_the_model(tmp_path):
         assert torch.allclose(program.module()(x), m(x), atol=1e-6)
 
 
+def test_aoti_package_runs_the_model(tmp_path):
+    """torch.export -> AOTInductor: a compiled package that loads without Python model code."""
+    m = _model(4)
+    export_pt2(m, tmp_path / "m.pt2", aoti=True)
+    package = torch._inductor.aoti_load_package(str(tmp_path / "m.aoti.pt2"))
+    x = torch.rand(1, 1, 56, 72)
+    with torch.no_grad():
+        assert torch.allclose(package(x), m(x), atol=1e-5)
+
+
 @pytest.mark.parametrize("rdo", [False, True])
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_cnn_in_the_loop_is_bit_exact(model_dir, carphone, config, rdo):
@@ -80,13 +90,7 @@ def test_cnn_in_the_loop_is_bit_exact(model_dir, carphone, config, rdo):
 
 
 def _model_ids(bitstream, width, height):
-    ids = []
-    for n in split_nals(bitstream):
-        if n.type == SUFFIX_SEI and n.payload_type == 5:
-            raw = bitstream[n.offset:n.offset + n.size]
-            rbsp = raw[raw.index(b"\x00\x00\x01") + 3:].replace(b"\x00\x00\x03", b"\x00\x00")
-            ids.append(side_info.unpack(rbsp[20:4 + rbsp[3]], width, height).model_id)
-    return ids
+    return [side_info.unpack(p, width, height).model_id for p in side_info_payloads(bitstream)]
 
 
 def test_nearest_qp_model_is_selected_and_signalled(model_dir, clip9):

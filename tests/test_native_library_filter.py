@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import hm_bridge as hb
-from hm_bridge.bitstream import SUFFIX_SEI, split_nals
+from hm_bridge.bitstream import side_info_payloads
 from hm_bridge.filters import resolve_filter
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,17 +29,6 @@ def library(tmp_path_factory) -> Path:
     return _compile(EXAMPLE, tmp_path_factory.mktemp("lib") / "libband_offset.so")
 
 
-def _side_infos(bitstream: bytes) -> list[bytes]:
-    out = []
-    for n in split_nals(bitstream):
-        if n.type == SUFFIX_SEI and n.payload_type == 5:
-            raw = bitstream[n.offset:n.offset + n.size]
-            rbsp = raw[raw.index(b"\x00\x00\x01") + 3:].replace(b"\x00\x00\x03", b"\x00\x00")
-            if rbsp[4:20] == hb.SIDE_INFO_UUID:
-                out.append(rbsp[20:4 + rbsp[3]])
-    return out
-
-
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_c_filter_library_runs_in_the_loop_bit_exactly(library, carphone, config):
     f = hb.load_native_filter(library)
@@ -56,7 +45,7 @@ def test_c_filter_applies_exactly_the_signalled_band_offsets(library, carphone):
     r = hb.encode(clip, config="ai", qp=37, preset="medium", loop_filter=hb.load_native_filter(library))
     plain = hb.decode(r.bitstream).video
     assert plain.md5() == anchor.recon.md5()  # the filter changed no coding decision in AI
-    infos = iter(_side_infos(r.bitstream))
+    infos = iter(side_info_payloads(r.bitstream))
     for i in range(len(clip)):
         if np.array_equal(r.recon.y[i], plain.y[i]):
             continue  # the encoder found no gain: no side information for this picture
@@ -73,7 +62,7 @@ def test_c_filter_applies_exactly_the_signalled_band_offsets(library, carphone):
 def test_options_and_resolve_filter_spec(library, clip9):
     small = resolve_filter(f"{library}:max_offset=1")
     r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=small)
-    for info in _side_infos(r.bitstream):
+    for info in side_info_payloads(r.bitstream):
         assert np.abs(np.frombuffer(info[1:], np.int8)).max() <= 1
     assert isinstance(resolve_filter(str(library)), hb.NativeLibraryFilter)
     with pytest.raises(ValueError, match="refused the options"):

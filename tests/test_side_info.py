@@ -4,7 +4,7 @@ import pytest
 
 import hm_bridge as hb
 from hm_bridge import side_info
-from hm_bridge.bitstream import SUFFIX_SEI, split_nals
+from hm_bridge.bitstream import side_info_payloads
 
 
 def test_pack_unpack_round_trip_random_maps():
@@ -68,27 +68,12 @@ def test_random_ctu_maps_reach_the_decoder_byte_for_byte(clip9, config):
     assert sent == received and len(sent) == len(clip9)
 
 
-def _side_info_payloads(bitstream):
-    """The filter bytes of every side-info SEI, parsed independently of the decoder."""
-    out = []
-    for n in split_nals(bitstream):
-        if n.type != SUFFIX_SEI:
-            continue
-        raw = bitstream[n.offset:n.offset + n.size]
-        raw = raw[raw.index(b"\x00\x00\x01") + 3:]
-        rbsp = raw.replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
-        if rbsp[2] == 5 and rbsp[4:20] == hb.SIDE_INFO_UUID:
-            size = rbsp[3]
-            out.append(rbsp[20:4 + size])
-    return out
-
-
 def test_native_filter_side_info_parses_in_python_and_off_blocks_are_unchanged(carphone):
     """AI: pictures are independent, so decoding with vs without the native filter may
     differ only inside blocks the side information switched on."""
     f = hb.SmoothingFilter(model_id=5, rdo=True)
     r = hb.encode(carphone, config="ai", qp=37, preset="medium", loop_filter=f)
-    payloads = _side_info_payloads(r.bitstream)
+    payloads = side_info_payloads(r.bitstream)  # parsed in Python, independently of the decoder
     assert payloads, "the RDO switched no block on at QP 37: test clip too easy?"
     plain = hb.decode(r.bitstream).video
     infos = iter(payloads)
@@ -104,3 +89,25 @@ def test_native_filter_side_info_parses_in_python_and_off_blocks_are_unchanged(c
         seen_on += int(info.blocks.sum())
         seen_off += int((~info.blocks).sum())
     assert seen_on > 0
+
+
+def test_side_info_of_any_length_and_content_reaches_the_decoder(clip9):
+    """Payload sizes across the SEI's 255-byte size coding, and zero runs that need
+    emulation prevention, arrive byte for byte; the stream parser reads the same bytes."""
+    rng = np.random.default_rng(5)
+    sizes = [1, 254, 255, 256, 600, 3000]
+    payloads = {}
+    for poc, n in enumerate(sizes):
+        data = bytearray(rng.integers(0, 256, n, dtype=np.uint8).tobytes())
+        data[n // 2:n // 2 + 8] = bytes(min(8, n - n // 2))  # a run of zeros
+        payloads[poc] = bytes(data)
+    received = {}
+
+    def filt(pic):
+        if pic.is_encoder:
+            return payloads[pic.poc]
+        received[pic.poc] = bytes(pic.side_info)
+
+    r = hb.encode(clip9[:len(sizes)], config="ldp", qp=37, preset="medium", loop_filter=filt)
+    assert received == payloads
+    assert side_info_payloads(r.bitstream) == [payloads[p] for p in range(len(sizes))]  # LDP: stream order = POC
