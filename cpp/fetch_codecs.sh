@@ -22,7 +22,10 @@ log() { printf '[fetch_codecs] %s\n' "$*" >&2; }
 # name, wanted apt version (empty = any), orig tarball, dir inside tarball pattern
 fetch_one() {
   local pkg=$1 pin=$2 orig=$3 dest=$4 userdir=$5
-  if [ -f "$tp/$dest/.hmcnn-patched" ]; then
+  # the stamp names the patches (and user checkout) applied: a changed patch re-patches
+  local stamp
+  stamp="$(cat "$patches/$dest"-*.patch 2>/dev/null | sha256sum | cut -d' ' -f1) ${userdir:-$orig}"
+  if [ -f "$tp/$dest/.hmcnn-patched" ] && [ "$(cat "$tp/$dest/.hmcnn-patched")" = "$stamp" ]; then
     log "$dest: already fetched and patched"
     return
   fi
@@ -53,7 +56,7 @@ fetch_one() {
     log "$dest: applying $(basename "$p")"
     patch -d "$tp/$dest" -p1 --forward --quiet < "$p"
   done
-  touch "$tp/$dest/.hmcnn-patched"
+  echo "$stamp" > "$tp/$dest/.hmcnn-patched"
 }
 
 APT_READY=0
