@@ -9,7 +9,8 @@ def _cmd_train(args) -> int:
 
     s = TrainSettings(arch=args.arch, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
                       seed=args.seed, device=args.device or _default_device(), eval_every=args.eval_every,
-                      warm_start=not args.no_warm_start, preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti)
+                      warm_start=not args.no_warm_start, preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti,
+                      init_from=args.init)
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
     results = train_models(args.qps, Path(args.out), s, args.cache)
@@ -59,6 +60,8 @@ def add_commands(sub) -> None:
     t.add_argument("--preset", default="slow", help="x265 preset used to make the training pairs")
     t.add_argument("--cache", default=None, help="where codec pairs are cached (default OUT/pairs)")
     t.add_argument("--no-warm-start", action="store_true", help="train each QP from scratch")
+    t.add_argument("--init", default=None, metavar="DIR",
+                   help="continue from the models in DIR (each QP from its nearest-QP model), e.g. models/vrcnn")
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")

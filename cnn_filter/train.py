@@ -39,6 +39,7 @@ class TrainSettings:
     max_images: int | None = None  # cap on training images (quick runs)
     pt2: bool = True
     aoti: bool = False
+    init_from: str | None = None  # a model directory: each QP starts from its nearest-QP model there
 
 
 @dataclass
@@ -130,6 +131,20 @@ def train_one(train: PairSet, val: PairSet, s: TrainSettings, init: dict | None 
     return model.cpu().eval(), QpResult(train.qp, before, after, time.perf_counter() - t0, history)
 
 
+def initial_weights(model_dir: str | Path, qp: int, arch: str) -> dict:
+    """The state of the nearest-QP model of a trained directory (its TorchScript files),
+    to continue training from: ``hmcnn train --init models/vrcnn``."""
+    from cnn_filter.runner import _resolve_models
+
+    qps, files, meta = _resolve_models(Path(model_dir))
+    if meta.get("arch", arch) != arch:
+        raise ValueError(f"{model_dir} holds {meta['arch']} models, not {arch}")
+    nearest = min(range(len(qps)), key=lambda i: (abs(qps[i] - qp), qps[i]))
+    state = torch.jit.load(files[nearest], map_location="cpu").state_dict()
+    create_model(arch).load_state_dict(state)  # the same architecture, or a clear error here
+    return state
+
+
 def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None) -> list[QpResult]:
     """Makes the codec pairs, trains one model per QP, exports each, writes manifest.json."""
     out = Path(out)
@@ -149,7 +164,10 @@ def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | 
     for qp in sorted(qps, reverse=True):
         train = make_pairs(train_src, qp, cache_dir, s.preset, "train")
         val = make_pairs(val_src, qp, cache_dir, s.preset, "validation")
-        model, res = train_one(train, val, s, init if s.warm_start else None, out / "checkpoints" / f"qp{qp}.pth")
+        if s.init_from:
+            init = initial_weights(s.init_from, qp, s.arch)
+        model, res = train_one(train, val, s, init if (s.warm_start or s.init_from) else None,
+                               out / "checkpoints" / f"qp{qp}.pth")
         init = model.state_dict()
         name = f"qp{qp}"
         export_torchscript(model, out / f"{name}.pt")
@@ -160,7 +178,7 @@ def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | 
                        train_pictures=len(train), validation_pictures=len(val),
                        val_psnr_recon=res.val_psnr_recon, val_psnr_filtered=res.val_psnr_filtered,
                        val_psnr_gain=res.gain, steps=s.steps, batch=s.batch, patch=s.patch, lr=s.lr,
-                       seed=s.seed, device=s.device, preset=s.preset, seconds=res.seconds,
+                       seed=s.seed, device=s.device, preset=s.preset, seconds=res.seconds, init_from=s.init_from,
                        history=res.history)
         manifest["models"][str(qp)] = f"{name}.pt"
         results.append(res)

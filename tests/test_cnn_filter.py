@@ -164,6 +164,19 @@ def test_quick_training_produces_loadable_models(tmp_path):
     assert f.qps == [37]
 
 
+def test_training_can_continue_from_a_model_directory(model_dir, tmp_path):
+    from cnn_filter.train import initial_weights
+
+    state = initial_weights(model_dir, 30, "vrcnn")  # nearest of 22/37 to 30 is 37
+    ref = torch.jit.load(str(model_dir / "qp37.pt")).state_dict()
+    assert state.keys() == ref.keys() and all(torch.equal(state[k], ref[k]) for k in ref)
+    with pytest.raises(RuntimeError):  # another architecture's weights do not load silently
+        srdir = tmp_path / "sr"
+        srdir.mkdir()
+        export_torchscript(create_model("srcnn"), srdir / "qp30.pt")
+        initial_weights(srdir, 30, "vrcnn")
+
+
 @pytest.mark.skipif(not (SHIPPED / "manifest.json").exists(), reason="no shipped weights in models/vrcnn")
 def test_shipped_weights_load_and_improve_validation_psnr():
     f = load_filter(SHIPPED, device="cpu")

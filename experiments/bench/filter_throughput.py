@@ -29,9 +29,10 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(0)
     print(f"models {args.models}, tile {args.tile}, torch {torch.__version__}, CPU threads {torch.get_num_threads()}"
           + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"))
-    print(f"{'size':>10} {'device':>6} {'dtype':>5} {'fps':>8} {'ms/frame':>9}")
+    print(f"{'size':>10} {'device':>6} {'dtype':>5} {'fps':>8} {'ms/frame':>9} {'vs CPU fp32':>11}")
     for w, h in ((416, 240), (1920, 1080)):
         y = rng.integers(16, 235, (h, w), dtype=np.uint8)
+        cpu_seconds = None
         for device, half in variants:
             f = load_filter(args.models, device=device, half=half, tile=args.tile)
             f.filter_plane(32, y)  # warm-up
@@ -40,7 +41,9 @@ def main(argv=None) -> None:
                 t = time.perf_counter()
                 f.filter_plane(32, y)
                 best = min(best, time.perf_counter() - t)
-            print(f"{w}x{h:>5} {device:>6} {'fp16' if half else 'fp32':>5} {1 / best:8.2f} {best * 1000:9.1f}")
+            cpu_seconds = cpu_seconds or best  # the first variant is the CPU's
+            print(f"{f'{w}x{h}':>10} {device:>6} {'fp16' if half else 'fp32':>5} {1 / best:8.2f} {best * 1000:9.1f} "
+                  f"{cpu_seconds / best:10.1f}x")
 
 
 if __name__ == "__main__":
