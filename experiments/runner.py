@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -170,28 +171,54 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
     return summary
 
 
-def _run_local(todo: list[Job], n: int):
-    if n <= 1:
-        _init_worker(os.cpu_count() or 1)
-        for job in todo:
-            yield run_job(job)
-        return
-    threads = max(1, (os.cpu_count() or 1) // n)
+def _crashed_row(job: Job) -> dict:
+    return {"key": job.key, "sequence": job.sequence, "class": job.cls, "config": job.config, "qp": job.qp,
+            "arm": job.arm, "filter": job.filter, "status": "failed",
+            "error": "the worker process died running this job (a crash in the codec or a native filter)"}
+
+
+def _run_in_pool(queue: list[Job], n: int, threads: int, in_flight_at_crash: list[Job]):
+    """Runs the jobs popped from ``queue`` in one pool of ``n`` worker processes until
+    the queue is empty or a worker dies; then the jobs still in flight (which one
+    crashed is unknown) go to ``in_flight_at_crash``."""
     with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
-        pending = set()
-        it = iter(todo)
-        for job in it:  # keep the pool fed without queueing everything up front
-            pending.add(pool.submit(run_job, job))
-            if len(pending) >= 2 * n:
-                break
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in finished:
-                yield f.result()
-                nxt = next(it, None)
-                if nxt is not None:
-                    pending.add(pool.submit(run_job, nxt))
+        pending = {}
+
+        def feed():  # keep the pool fed without queueing everything up front
+            while queue and len(pending) < 2 * n:
+                pending[pool.submit(run_job, queue[-1])] = queue[-1]
+                queue.pop()  # only once submitted: a broken pool loses no job
+
+        try:
+            feed()
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    row = f.result()
+                    del pending[f]
+                    yield row
+                feed()
+        except BrokenProcessPool:
+            in_flight_at_crash.extend(pending.values())
+
+
+def _run_local(todo: list[Job], n: int):
+    """Jobs in worker processes, so that a job that kills its process (a segfault in a
+    native filter, say) becomes a failed row instead of ending the sweep: after a
+    crash, each job that was in flight is rerun alone to find the one that crashes,
+    and the sweep goes on in a fresh pool."""
+    n = max(1, n)
+    threads = max(1, (os.cpu_count() or 1) // n)
+    queue = list(reversed(todo))  # pop() takes the jobs in their planned order
+    while queue:
+        suspects: list[Job] = []
+        yield from _run_in_pool(queue, n, threads, suspects)
+        for job in suspects:
+            crashed: list[Job] = []
+            yield from _run_in_pool([job], 1, threads, crashed)
+            if crashed:
+                yield _crashed_row(job)
 
 
 def _run_ray(todo: list[Job], n: int, address: str | None):

@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,3 +35,16 @@ def synthetic_video(width=64, height=48, frames=3, seed=0) -> Video:
 def require_ffmpeg():
     if shutil.which("ffmpeg") is None:
         pytest.skip("Debian's ffmpeg is not installed (apt-get install ffmpeg): no external decoder oracle")
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def compile_shared_library(source: Path, out: Path) -> Path:
+    """Builds a C filter against the ABI header alone, strictly, as a user would."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler (cc) on this machine")
+    subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-shared", "-fPIC",
+                    "-I", str(REPO / "cpp" / "include"), str(source), "-o", str(out)], check=True)
+    return out

@@ -12,6 +12,7 @@ import pytest
 from experiments.runner import plan, run
 from experiments.report import report
 from experiments.spec import Experiment
+from conftest import compile_shared_library
 
 TINY = dict(name="tiny", sequences=["carphone", "RTn23"], configs=["ai", "ldp", "ldb"], qps=[22, 27, 32, 37],
             frames=3, preset="ultrafast", test="smoothing:always")
@@ -75,6 +76,36 @@ def test_failures_are_recorded_and_do_not_stop_the_others(tmp_path):
     table = report(tmp_path)
     assert any("missing: test QP 22" in r.note for r in table)
     assert "unknown filter" in (tmp_path / "report.html").read_text()
+
+
+CRASHING_FILTER = r"""
+#include <signal.h>
+#include "inloop_filter.h"
+/* A broken plug-in: the encoder-side call kills its process, as a segfault would. */
+static int enc(void* s, const hmcnn_picture* p, uint8_t* si, size_t cap, size_t* n)
+{ (void)s; (void)p; (void)si; (void)cap; (void)n; raise(SIGSEGV); return 0; }
+static int dec(void* s, const hmcnn_picture* p, const uint8_t* si, size_t n)
+{ (void)s; (void)p; (void)si; (void)n; return 0; }
+static const hmcnn_filter table = {HMCNN_FILTER_ABI_VERSION, 0, enc, dec, 0};
+const hmcnn_filter* hmcnn_filter_open(const char* options) { (void)options; return &table; }
+"""
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_a_job_that_crashes_its_worker_is_a_failed_row_not_the_end_of_the_sweep(tmp_path, parallel):
+    src = tmp_path / "crash.c"
+    src.write_text(CRASHING_FILTER)
+    lib = compile_shared_library(src, tmp_path / "libcrash.so")
+    exp = _exp(sequences=["RTn23"], configs=["ai"], test=str(lib))
+    summary = run(exp, tmp_path / "out", jobs_parallel=parallel, progress=False)
+    assert summary["ran"] == 8 and summary["failed"] == 4
+    rows = _rows(tmp_path / "out" / "results.sqlite")
+    with sqlite3.connect(tmp_path / "out" / "results.sqlite") as c:
+        arms = dict(c.execute("SELECT arm, group_concat(DISTINCT status) FROM jobs GROUP BY arm"))
+        errors = {e for (e,) in c.execute("SELECT error FROM jobs WHERE status = 'failed'")}
+    assert arms == {"anchor": "done", "test": "failed"}  # the anchors in flight with a crash were rerun
+    assert errors == {"the worker process died running this job (a crash in the codec or a native filter)"}
+    assert len(rows) == 8
 
 
 def _cli(out, *extra):

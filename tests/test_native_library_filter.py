@@ -1,32 +1,19 @@
 """A filter written in plain C against the ABI header alone, built as a shared library
 and plugged in at run time: the seam works for code that is not ours."""
-import shutil
-import subprocess
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 import hm_bridge as hb
 from hm_bridge.bitstream import side_info_payloads
 from hm_bridge.filters import resolve_filter
+from conftest import REPO, compile_shared_library
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "cpp" / "examples" / "band_offset_filter.c"
 
 
-def _compile(source: Path, out: Path) -> Path:
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        pytest.skip("no C compiler (cc) on this machine")
-    subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-shared", "-fPIC",
-                    "-I", str(REPO / "cpp" / "include"), str(source), "-o", str(out)], check=True)
-    return out
-
-
 @pytest.fixture(scope="module")
-def library(tmp_path_factory) -> Path:
-    return _compile(EXAMPLE, tmp_path_factory.mktemp("lib") / "libband_offset.so")
+def library(tmp_path_factory):
+    return compile_shared_library(EXAMPLE, tmp_path_factory.mktemp("lib") / "libband_offset.so")
 
 
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
@@ -79,13 +66,13 @@ def test_bad_libraries_give_clear_errors(tmp_path):
     src = tmp_path / "other.c"
     src.write_text("int not_a_filter(void) { return 0; }\n")
     with pytest.raises(ValueError, match="does not export hmcnn_filter_open"):
-        hb.load_native_filter(_compile(src, tmp_path / "libother.so"))
+        hb.load_native_filter(compile_shared_library(src, tmp_path / "libother.so"))
 
 
 def test_a_failing_native_filter_raises_its_own_message(tmp_path, clip9):
     """The decoder-side call rejects malformed side information: decode raises the
     filter's message (not a generic codec error) and the process lives on."""
-    lib = hb.load_native_filter(_compile(EXAMPLE, tmp_path / "libband.so"))
+    lib = hb.load_native_filter(compile_shared_library(EXAMPLE, tmp_path / "libband.so"))
     r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=lib)
     assert r.side_info_bytes > 0
     # a stream whose side information is someone else's layout (the smoothing filter's)
