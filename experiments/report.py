@@ -132,18 +132,20 @@ def markdown(table: list[Row], method: str) -> str:
     return "\n".join(lines)
 
 
-def _rd_svg(arms: dict, qps: list[int], title: str) -> str:
+def _rd_svg(arms: dict, qps: list[int], title: str, test_label: str) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(4.2, 3.0), dpi=80)
     for arm, style in (("anchor", "o-"), ("test", "s--")):
         pts = [arms[arm][q] for q in qps if q in arms[arm]]
         if pts:
             ax.plot([p["kbps"] for p in pts], [p["psnr_y"] for p in pts], style,
-                    label="anchor (filter off)" if arm == "anchor" else "test")
+                    label="anchor (filter off)" if arm == "anchor" else f"test: {test_label}")
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # rate labels never run into each other
     ax.set_xlabel("kbps")
     ax.set_ylabel("PSNR-Y (dB)")
     ax.set_title(title, fontsize=9)
@@ -179,8 +181,9 @@ def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, p
                          f"<td>{_time(r.enc_t)}</td><td>{_time(r.dec_t)}</td><td>{html.escape(r.note)}</td></tr>")
         parts.append("</table>")
     parts.append("<h2>RD curves (PSNR-Y)</h2><div class='plots'>")
+    test_label = Path(str((meta.get("experiment") or {}).get("test", "filter"))).name
     for (cls, seq, config), arms in sorted(points(rows).items()):
-        parts.append(f"<div>{_rd_svg(arms, qps, f'{seq} ({cls}) {config}')}</div>")
+        parts.append(f"<div>{_rd_svg(arms, qps, f'{seq} ({cls}) {config}', test_label)}</div>")
     parts.append("</div></body></html>")
     Path(path).write_text("\n".join(parts))
 
