@@ -197,8 +197,17 @@ def report(out: Path, method: str = "pchip") -> list[Row]:
         rows = store.rows("done")
         failed = store.rows("failed")
         meta = {"experiment": store.meta("experiment"), "skipped": store.meta("skipped", [])}
+        planned = store.meta("planned_keys")
     finally:
         store.close()
+    if planned is not None:  # only the last run's plan: never a mix of two filter versions
+        planned = set(planned)
+        stale = sum(1 for r in rows + failed if r["key"] not in planned)
+        rows = [r for r in rows if r["key"] in planned]
+        failed = [f for f in failed if f["key"] in planned]
+        if stale:
+            meta["skipped"].append((f"{stale} stored results of earlier runs",
+                                    "not in the last run's plan (another version of a filter's files?): ignored"))
     qps = sorted((meta["experiment"] or {}).get("qps") or sorted({r["qp"] for r in rows}))
     table = compute(rows, qps, method)
     for f in failed:

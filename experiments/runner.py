@@ -142,6 +142,9 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
     store.set_meta("experiment", json.loads(dumps(exp)))
     jobs, skipped = plan(exp)
     store.set_meta("skipped", skipped)
+    # what the report covers: rows of earlier plans (e.g. another version of the filter's
+    # files under the same path) stay in the store but are not this experiment's numbers
+    store.set_meta("planned_keys", [j.key for j in jobs])
     done = store.done_keys()
     todo = [j for j in jobs if j.key not in done]
     summary = {"jobs": len(jobs), "already_done": len(jobs) - len(todo), "ran": 0, "failed": 0,

@@ -61,6 +61,19 @@ def test_rerun_skips_finished_jobs(tmp_path):
     assert first["ran"] == 8 and again["ran"] == 0 and again["already_done"] == 8
 
 
+def test_report_ignores_results_outside_the_last_runs_plan(tmp_path):
+    """Same path, new filter files: the store keeps the old rows, the report must not mix them in."""
+    run(_exp(sequences=["RTn23"], configs=["ai"]), tmp_path, progress=False)
+    first = [(r.sequence, r.config, r.bd) for r in report(tmp_path)]
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:  # a test row of an earlier filter version
+        c.execute("INSERT INTO jobs (key, sequence, class, config, qp, arm, filter, status, kbps, psnr_y, psnr_u, "
+                  "psnr_v, psnr_yuv, enc_seconds, dec_seconds, md5_match) SELECT 'stale-' || key, sequence, "
+                  "class, config, qp, arm, filter, status, kbps * 3, psnr_y - 5, psnr_u, psnr_v, psnr_yuv, "
+                  "enc_seconds, dec_seconds, md5_match FROM jobs WHERE arm = 'test'")
+    assert [(r.sequence, r.config, r.bd) for r in report(tmp_path)] == first
+    assert "4 stored results of earlier runs" in (tmp_path / "report.html").read_text()
+
+
 def test_another_experiment_in_the_same_folder_is_refused(tmp_path):
     run(_exp(sequences=["RTn23"], configs=["ai"]), tmp_path, progress=False)
     with pytest.raises(ValueError, match="another experiment"):
