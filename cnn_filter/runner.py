@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 
-def _resolve_models(path: Path) -> tuple[list[int], list[str], dict]:
+def resolve_model_files(path: Path) -> tuple[list[int], list[str], dict]:
+    """(trained QPs ascending, their TorchScript files, metadata) of a model file or a
+    directory of per-QP models; FileNotFoundError / ValueError with the reason."""
     if path.is_dir():
         manifest = path / "manifest.json"
         if manifest.exists():
@@ -80,7 +82,7 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     from cnn_filter._runner import TorchRunner
 
     path = Path(path)
-    qps, files, meta = _resolve_models(path)
+    qps, files, meta = resolve_model_files(path)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     runner = TorchRunner(qps, files, device=device, half=half, tile=tile, context=context,

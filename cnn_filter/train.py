@@ -134,9 +134,9 @@ def train_one(train: PairSet, val: PairSet, s: TrainSettings, init: dict | None 
 def initial_weights(model_dir: str | Path, qp: int, arch: str) -> dict:
     """The state of the nearest-QP model of a trained directory (its TorchScript files),
     to continue training from: ``hmcnn train --init models/vrcnn``."""
-    from cnn_filter.runner import _resolve_models
+    from cnn_filter.runner import resolve_model_files
 
-    qps, files, meta = _resolve_models(Path(model_dir))
+    qps, files, meta = resolve_model_files(Path(model_dir))
     if meta.get("arch", arch) != arch:
         raise ValueError(f"{model_dir} holds {meta['arch']} models, not {arch}")
     nearest = min(range(len(qps)), key=lambda i: (abs(qps[i] - qp), qps[i]))

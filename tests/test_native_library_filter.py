@@ -49,8 +49,10 @@ def test_c_filter_applies_exactly_the_signalled_band_offsets(library, carphone):
 def test_options_and_resolve_filter_spec(library, clip9):
     small = resolve_filter(f"{library}:max_offset=1")
     r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=small)
-    for info in side_info_payloads(r.bitstream):
-        assert np.abs(np.frombuffer(info[1:], np.int8)).max() <= 1
+    payloads = side_info_payloads(r.bitstream)
+    assert payloads  # offsets of +-1 still pay off at QP 37
+    for info in payloads:
+        assert np.abs(np.frombuffer(info[1:], np.int8)).max() == 1
     assert isinstance(resolve_filter(str(library)), hb.NativeLibraryFilter)
     with pytest.raises(ValueError, match="refused the options"):
         hb.load_native_filter(library, "max_offset=500")
@@ -69,14 +71,11 @@ def test_bad_libraries_give_clear_errors(tmp_path):
         hb.load_native_filter(compile_shared_library(src, tmp_path / "libother.so"))
 
 
-def test_a_failing_native_filter_raises_its_own_message(tmp_path, clip9):
+def test_a_failing_native_filter_raises_its_own_message(library, clip9):
     """The decoder-side call rejects malformed side information: decode raises the
     filter's message (not a generic codec error) and the process lives on."""
-    lib = hb.load_native_filter(compile_shared_library(EXAMPLE, tmp_path / "libband.so"))
-    r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=lib)
-    assert r.side_info_bytes > 0
     # a stream whose side information is someone else's layout (the smoothing filter's)
     other = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=hb.SmoothingFilter(rdo=False))
     with pytest.raises(RuntimeError, match="decoder-side loop filter failed on POC 0: band offset filter: "
                                            "malformed side information"):
-        hb.decode(other.bitstream, loop_filter=lib)
+        hb.decode(other.bitstream, loop_filter=hb.load_native_filter(library))
