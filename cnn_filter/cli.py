@@ -1,48 +1,31 @@
-"""hmcnn train: per-QP training of a loop-filter model from our own codec's output."""
+"""cnn_filter's commands of `hmcnn`: train (per-QP loop-filter training)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _cmd_train(args) -> int:
-    from cnn_filter.train import TrainSettings, train_models
+    from cnn_filter.train import train_models
+    from cnn_filter.training import TrainSettings
 
     s = TrainSettings(arch=args.arch, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
-                      seed=args.seed, device=args.device or _default_device(), eval_every=args.eval_every,
+                      seed=args.seed, device=args.device or default_device(), eval_every=args.eval_every,
                       warm_start=not args.no_warm_start, preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti,
                       init_from=args.init)
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
     results = train_models(args.qps, Path(args.out), s, args.cache)
-    print(f"\n{'QP':>3} {'val PSNR-Y recon':>17} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
+    print(f"\n{'QP':>3} {'val PSNR-Y unfiltered':>22} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
     for r in results:
-        print(f"{r.qp:3d} {r.val_psnr_recon:17.3f} {r.val_psnr_filtered:9.3f} {r.gain:+8.3f} {r.seconds:7.1f}")
+        print(f"{r.qp:3d} {r.val_psnr_baseline:22.3f} {r.val_psnr_model:9.3f} {r.gain:+8.3f} {r.seconds:7.1f}")
     print(f"models, metadata and manifest in {args.out}")
     return 0
-
-
-def _cmd_sr_train(args) -> int:
-    from cnn_filter.sr_train import SRSettings, train_sr_mode_models, train_sr_study_models
-
-    s = SRSettings(steps=args.steps, batch=args.batch, lr_patch=args.patch, lr=args.lr, seed=args.seed,
-                   eval_every=args.eval_every, preset=args.preset)
-    if args.quick:
-        s.steps, s.batch, s.lr_patch, s.eval_every, s.max_images, s.preset = 10, 4, 16, 10, 6, "ultrafast"
-    if args.study:
-        results = train_sr_study_models(Path(args.out), s)
-        for arch, r in results.items():
-            print(f"{arch}: validation PSNR-Y {r['val_psnr']:.3f} dB (bicubic {r['val_psnr_bicubic']:.3f})")
-    else:
-        for r in train_sr_mode_models(args.qps, Path(args.out), s, args.cache):
-            print(f"QP {r['qp']}: validation PSNR-Y {r['val_psnr']:.3f} dB (bicubic {r['val_psnr_bicubic']:.3f}, "
-                  f"{r['val_psnr'] - r['val_psnr_bicubic']:+.3f})")
-    return 0
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def add_commands(sub) -> None:
@@ -66,20 +49,3 @@ def add_commands(sub) -> None:
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
     t.set_defaults(func=_cmd_train)
-
-    from cnn_filter.sr_train import SR_QPS
-
-    r = sub.add_parser("sr-train", help="train the SR coding mode's per-QP networks (or, --study, SRCNN and the autoencoder)")
-    r.add_argument("--qps", type=int, nargs="+", default=list(SR_QPS))
-    r.add_argument("--out", default="models/sr")
-    r.add_argument("--study", action="store_true", help="train SRCNN and the autoencoder on bicubic x2 pairs instead")
-    r.add_argument("--steps", type=int, default=1500)
-    r.add_argument("--batch", type=int, default=32)
-    r.add_argument("--patch", type=int, default=24, help="half-size patch side")
-    r.add_argument("--lr", type=float, default=1e-3)
-    r.add_argument("--seed", type=int, default=2016)
-    r.add_argument("--eval-every", type=int, default=500)
-    r.add_argument("--preset", default="slow")
-    r.add_argument("--cache", default=None)
-    r.add_argument("--quick", action="store_true")
-    r.set_defaults(func=_cmd_sr_train)

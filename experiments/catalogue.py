@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 import hm_bridge as hb
+from hm_bridge.paths import data_root
 
 CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 
@@ -33,7 +33,7 @@ class Sequence:
         if self.builtin:
             return f"builtin:{self.builtin}"
         if self.shared or self.image:
-            return str(_data_root() / (self.shared or self.image))
+            return str(data_root() / (self.shared or self.image))
         return str(Path(sequence_dir or ".") / self.file)
 
     def problem(self, sequence_dir: Path | None) -> str | None:
@@ -64,10 +64,6 @@ class Sequence:
             video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],
                              video.fps)
         return video
-
-
-def _data_root() -> Path:
-    return Path(os.environ.get("HMCNN_DATA", Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,9 +5,11 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from experiments.store import STORE_NAME
+
 
 def _cmd_run(args) -> int:
-    from experiments.runner import run
+    from experiments.sweep import run
     from experiments.spec import load_experiment, preset_experiment
 
     if bool(args.experiment) == bool(args.preset):
@@ -26,7 +28,7 @@ def _cmd_run(args) -> int:
           f"configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, x265 preset {exp.preset}")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
-          f"{summary['failed']} failed; results in {Path(args.out) / 'results.sqlite'}")
+          f"{summary['failed']} failed; results in {Path(args.out) / STORE_NAME}")
     if args.report:
         _print_report(Path(args.out), args.method)
     return 1 if summary["failed"] else 0
@@ -50,7 +52,7 @@ def _cmd_sr_eval(args) -> int:
     from experiments.sr_eval import WAYS, run
 
     if args.images is None:
-        from cnn_filter.data import data_root
+        from hm_bridge.paths import data_root
 
         args.images = str(data_root() / "kodak")
     rows, summary, bd = run(Path(args.images), args.qps, Path(args.out), Path(args.models), args.preset, args.limit)
@@ -74,6 +76,9 @@ def _cmd_sr_study(args) -> int:
 
 
 def add_commands(sub) -> None:
+    from experiments.bdrate import METHODS
+    from sr_mode.codec import SR_QPS
+
     ctc = sub.add_parser("ctc", help="common-test-condition sweeps and BD-rate reports")
     csub = ctc.add_subparsers(dest="ctc_command", required=True)
     r = csub.add_parser("run", help="run (or resume) a sweep: anchor vs test over sequences x configs x QPs")
@@ -90,16 +95,16 @@ def add_commands(sub) -> None:
     r.add_argument("--sequence-dir", help="folder holding the JCT-VC .yuv files")
     r.add_argument("--x265-preset", help="x265 preset (default: the experiment's)")
     r.add_argument("--report", action="store_true", help="write and print the report when done")
-    r.add_argument("--method", default="pchip", choices=["pchip", "cubic"])
+    r.add_argument("--method", default=METHODS[0], choices=METHODS)
     r.set_defaults(func=_cmd_run)
     p = csub.add_parser("report", help="BD-rate tables (CSV, Markdown) and HTML report of a sweep")
     p.add_argument("dir")
-    p.add_argument("--method", default="pchip", choices=["pchip", "cubic"])
+    p.add_argument("--method", default=METHODS[0], choices=METHODS)
     p.set_defaults(func=_cmd_report)
 
     e = sub.add_parser("sr-eval", help="SR coding mode vs HEVC vs bicubic down/up on an image set (Kodak)")
     e.add_argument("--images", default=None, help="image folder (default: the shared Kodak set)")
-    e.add_argument("--qps", type=int, nargs="+", default=[28, 32, 36, 40, 44, 48, 51])
+    e.add_argument("--qps", type=int, nargs="+", default=list(SR_QPS))
     e.add_argument("--out", required=True)
     e.add_argument("--models", default="models/sr")
     e.add_argument("--preset", default="slow")

@@ -16,13 +16,13 @@ import numpy as np
 from tqdm import tqdm
 
 import hm_bridge as hb
-from hm_bridge.video import plane_psnr
 from hm_bridge.color import load_image_rgb, rgb_to_video
+from hm_bridge.paths import data_root
+from hm_bridge.video import plane_psnr
 
 
 def main(argv=None) -> None:
     from cnn_filter import load_filter
-    from cnn_filter.data import data_root
     from experiments.spec import SHIPPED_VRCNN
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -17,15 +17,19 @@ def cs_psnr(psnr: hb.PsnrReport) -> float:
     return wy * psnr.y + wu * psnr.u + wv * psnr.v
 
 
-def ssim_y(reference: hb.Video, test: hb.Video) -> float:
-    """Mean over frames of the luma SSIM (Gaussian window 11, sigma 1.5, as Wang et al.)."""
+def ssim_plane(reference: np.ndarray, test: np.ndarray) -> float:
+    """SSIM of one 8-bit plane (Gaussian window 11, sigma 1.5, as Wang et al.); NaN for a
+    plane too small for the window."""
     import torch
     from pytorch_msssim import ssim
 
+    if min(reference.shape) < 11:
+        return float("nan")
+    t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
     with torch.no_grad():
-        a = torch.from_numpy(reference.y).float()[:, None]
-        b = torch.from_numpy(test.y).float()[:, None]
-        if min(a.shape[-2:]) < 11:
-            return float("nan")  # too small for an 11x11 window
-        values = [float(ssim(a[i:i + 1], b[i:i + 1], data_range=255, size_average=True)) for i in range(len(a))]
-    return float(np.mean(values))
+        return float(ssim(t(reference), t(test), data_range=255, size_average=True))
+
+
+def ssim_y(reference: hb.Video, test: hb.Video) -> float:
+    """Mean over frames of the luma SSIM."""
+    return float(np.mean([ssim_plane(a, b) for a, b in zip(reference.y, test.y)]))

@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.bdrate import MIN_OVERLAP, bd_rate, overlap
-from experiments.runner import STORE_NAME
-from experiments.store import Store
+from experiments.store import STORE_NAME, Store
 
 ANCHOR_NOTE = ("Anchor: x265 with the in-loop filter off (same x265 settings), not HM. "
                "Rates from bitstream bytes (picture-hash SEI excluded); PSNR per frame averaged (HM's way); "

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_qp
-from hm_bridge.codec import PRESETS
+from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_preset, check_qp
+from hm_bridge.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SHIPPED_VRCNN = REPO / "models" / "vrcnn"
 
 
@@ -45,8 +44,7 @@ class Experiment:
             check_qp(q)
         if len(self.qps) < 2:
             raise ValueError("BD-rate needs at least two QPs")
-        if self.preset not in PRESETS:
-            raise ValueError(f"unknown preset {self.preset!r}")
+        check_preset(self.preset)
         if self.frames is not None and self.frames < 1:
             raise ValueError("frames must be positive")
 

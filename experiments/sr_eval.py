@@ -21,10 +21,10 @@ from tqdm import tqdm
 
 import hm_bridge as hb
 from hm_bridge.bitstream import strip_hash_sei
-from hm_bridge.video import plane_psnr
 from hm_bridge.color import crop_to_multiple, load_image_rgb, rgb_to_video, video_frame_to_rgb
-from hm_bridge.resample import to_uint8, upsample2
-from hm_bridge.sr_mode import SRModels, sr_decode, sr_encode
+from hm_bridge.video import plane_psnr
+from sr_mode.codec import SRModels, sr_decode, sr_encode
+from sr_mode.resample import half_size, to_uint8, upsample2
 
 WAYS = ("hevc", "bicubic", "sr")
 LOW_RATE_BPP = 0.1
@@ -42,8 +42,6 @@ def evaluate_image(path: Path, qp: int, models: SRModels, preset: str = "slow") 
 
     same = hb.encode(full, config="ai", qp=qp, preset=preset)
     add("hevc", len(strip_hash_sei(same.bitstream)), same.recon)
-
-    from cnn_filter.data import half_size
 
     half = hb.encode(half_size(full), config="ai", qp=qp, preset=preset)
     up = hb.Video(*(to_uint8(upsample2(p[0], "bicubic"))[None] for p in (half.recon.y, half.recon.u, half.recon.v)))

@@ -9,34 +9,29 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from cnn_filter.data import data_root
-from hm_bridge.video import plane_psnr
+from cnn_filter import zoo
+from experiments.metrics import ssim_plane
 from hm_bridge.color import load_image_rgb, rgb_to_video
-from hm_bridge.resample import downsample2, upsample2
-from hm_bridge.sr_mode import super_resolve
+from hm_bridge.paths import data_root
+from hm_bridge.video import plane_psnr
+from sr_mode.codec import super_resolve
+from sr_mode.resample import downsample2, to_uint8, upsample2
+from sr_mode.train import STUDY_ARCHS
 
 SHAVE = 2
-METHODS = ("bicubic", "srcnn", "sr_autoencoder")
-
-
-def _ssim(a, b) -> float:
-    from pytorch_msssim import ssim
-
-    t = lambda x: torch.from_numpy(x.astype(np.float32))[None, None]
-    return float(ssim(t(a), t(b), data_range=255, size_average=True))
+METHODS = ("bicubic",) + STUDY_ARCHS
 
 
 def load_models(models_dir: Path) -> dict:
-    return {arch: torch.jit.load(str(Path(models_dir) / f"{arch}.pt")).eval() for arch in METHODS[1:]}
+    return {arch: zoo.open_models(Path(models_dir) / f"{arch}.pt").load(0) for arch in STUDY_ARCHS}
 
 
 def outputs(y_hr: np.ndarray, models: dict) -> tuple[np.ndarray, dict]:
     lr = downsample2(y_hr)
-    out = {"bicubic": upsample2(lr, "bicubic").round().clamp(0, 255).numpy().astype(np.uint8)}
+    out = {"bicubic": to_uint8(upsample2(lr, "bicubic"))}
     for arch, m in models.items():
-        out[arch] = super_resolve(m, "sr_refine", lr).round().clamp(0, 255).numpy().astype(np.uint8)
+        out[arch] = to_uint8(super_resolve(m, "sr_refine", lr))
     return lr, out
 
 
@@ -49,7 +44,7 @@ def evaluate(sets: dict[str, Path], models: dict) -> list[dict]:
             s = (slice(SHAVE, -SHAVE), slice(SHAVE, -SHAVE))
             for method, o in out.items():
                 rows.append({"set": set_name, "image": path.name, "method": method,
-                             "psnr_y": plane_psnr(y[s], o[s]), "ssim_y": _ssim(y[s], o[s])})
+                             "psnr_y": plane_psnr(y[s], o[s]), "ssim_y": ssim_plane(y[s], o[s])})
     return rows
 
 

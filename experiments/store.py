@@ -12,28 +12,32 @@ import sqlite3
 import time
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    key TEXT PRIMARY KEY,
-    sequence TEXT NOT NULL, class TEXT NOT NULL, config TEXT NOT NULL, qp INTEGER NOT NULL,
-    arm TEXT NOT NULL,             -- 'anchor' or 'test'
-    filter TEXT NOT NULL,
-    status TEXT NOT NULL,          -- 'done' or 'failed'
-    error TEXT,
-    frames INTEGER, fps REAL, rate_bytes INTEGER, kbps REAL,
-    psnr_y REAL, psnr_u REAL, psnr_v REAL, psnr_yuv REAL,
-    mse_psnr_y REAL, ssim_y REAL, cs_psnr REAL,
-    enc_seconds REAL, dec_seconds REAL, md5_match INTEGER, side_info_bytes INTEGER,
-    per_frame TEXT,                -- JSON: psnr y/u/v and bits per frame
-    versions TEXT,                 -- JSON: x265, torch, hm-cnn-loop commit
-    finished_at REAL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-"""
+#: the store's file in a sweep's output folder
+STORE_NAME = "results.sqlite"
 
-COLUMNS = ["key", "sequence", "class", "config", "qp", "arm", "filter", "status", "error", "frames", "fps",
-           "rate_bytes", "kbps", "psnr_y", "psnr_u", "psnr_v", "psnr_yuv", "mse_psnr_y", "ssim_y", "cs_psnr",
-           "enc_seconds", "dec_seconds", "md5_match", "side_info_bytes", "per_frame", "versions", "finished_at"]
+#: the jobs table, column by column: (name, SQL type and constraint, what it holds)
+JOB_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("key", "TEXT PRIMARY KEY", "what the job computes, hashed"),
+    ("sequence", "TEXT NOT NULL", ""), ("class", "TEXT NOT NULL", ""), ("config", "TEXT NOT NULL", ""),
+    ("qp", "INTEGER NOT NULL", ""),
+    ("arm", "TEXT NOT NULL", "'anchor' or 'test'"),
+    ("filter", "TEXT NOT NULL", ""),
+    ("status", "TEXT NOT NULL", "'done' or 'failed'"),
+    ("error", "TEXT", ""),
+    ("frames", "INTEGER", ""), ("fps", "REAL", ""), ("rate_bytes", "INTEGER", ""), ("kbps", "REAL", ""),
+    ("psnr_y", "REAL", ""), ("psnr_u", "REAL", ""), ("psnr_v", "REAL", ""), ("psnr_yuv", "REAL", ""),
+    ("mse_psnr_y", "REAL", ""), ("ssim_y", "REAL", ""), ("cs_psnr", "REAL", ""),
+    ("enc_seconds", "REAL", ""), ("dec_seconds", "REAL", ""), ("md5_match", "INTEGER", ""),
+    ("side_info_bytes", "INTEGER", ""),
+    ("per_frame", "TEXT", "JSON: psnr y/u/v and bits per frame"),
+    ("versions", "TEXT", "JSON: x265, torch, hm-cnn-loop commit"),
+    ("finished_at", "REAL", ""),
+)
+COLUMNS = [name for name, _, _ in JOB_COLUMNS]
+JSON_COLUMNS = ("per_frame", "versions")
+
+SCHEMA = ("CREATE TABLE IF NOT EXISTS jobs (" + ", ".join(f"{n} {t}" for n, t, _ in JOB_COLUMNS) + ");\n"
+          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);")
 
 
 class Store:
@@ -61,7 +65,7 @@ class Store:
 
     def record(self, row: dict) -> None:
         row = dict(row, finished_at=time.time())
-        for k in ("per_frame", "versions"):
+        for k in JSON_COLUMNS:
             if k in row and not isinstance(row[k], (str, type(None))):
                 row[k] = json.dumps(row[k])
         values = [row.get(c) for c in COLUMNS]
@@ -76,7 +80,7 @@ class Store:
         out = []
         for r in cur.fetchall():
             d = dict(zip(names, r))
-            for k in ("per_frame", "versions"):
+            for k in JSON_COLUMNS:
                 d[k] = json.loads(d[k]) if d[k] else None
             out.append(d)
         return out

@@ -1,11 +1,18 @@
-"""hmcnn: command line of hm-cnn-loop."""
+"""The codec layer's commands of `hmcnn` (encode, decode, demo).
+
+The top-level CLI (hmcnn/cli.py) adds them and hands in ``resolve_filter``, which turns
+a --filter text into a filter object: resolving names (a model directory, a plug-in
+library, ...) is the business of the layers above, never of the codec layer.
+"""
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Callable
+
+FILTER_HELP = "none, noop, smoothing, smoothing:always, LIB.so[:OPTIONS] or a CNN model path"
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_size(text: str) -> tuple[int, int]:
     try:
         w, h = text.lower().split("x")
         return int(w), int(h)
@@ -13,9 +20,8 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 416x240, got {text!r}")
 
 
-def _cmd_encode(args) -> int:
+def _cmd_encode(args, resolve_filter) -> int:
     from hm_bridge.codec import encode
-    from hm_bridge.filters import resolve_filter
     from hm_bridge.video import Video
 
     w, h = args.size
@@ -34,9 +40,8 @@ def _cmd_encode(args) -> int:
     return 0
 
 
-def _cmd_decode(args) -> int:
+def _cmd_decode(args, resolve_filter) -> int:
     from hm_bridge.codec import decode
-    from hm_bridge.filters import resolve_filter
 
     with open(args.input, "rb") as f:
         data = f.read()
@@ -48,108 +53,47 @@ def _cmd_decode(args) -> int:
     return 0 if result.hash_ok else 3
 
 
-def _cmd_demo(args) -> int:
+def _cmd_demo(args, resolve_filter) -> int:
     from hm_bridge.demo import run
 
-    rows = run(clip=args.clip, frames=args.frames, qp=args.qp, preset=args.preset, filter_spec=args.filter)
+    rows = run(resolve_filter, clip=args.clip, frames=args.frames, qp=args.qp, preset=args.preset,
+               filter_spec=args.filter)
     return 0 if all(r["md5_match"] for r in rows) else 1
 
 
-def _cmd_sr_encode(args) -> int:
-    from hm_bridge.color import load_image_rgb
-    from hm_bridge.sr_mode import SRModels, sr_encode
+def add_commands(sub, resolve_filter: Callable[[str], object]) -> None:
+    """Adds encode / decode / demo; ``resolve_filter(text)`` -> a loop filter or None."""
 
-    models = SRModels(args.models)
-    data, d = sr_encode(load_image_rgb(args.image), args.qp, models, criterion=args.criterion, preset=args.preset)
-    with open(args.output, "wb") as f:
-        f.write(data)
-    px = d.lr_size[0] * d.lr_size[1] * 4
-    print(f"{args.output}: {d.total_bytes} bytes ({d.total_bytes * 8 / px:.4f} bpp), content stream "
-          f"{d.content_bytes} B at {d.lr_size[0]}x{d.lr_size[1]}, QP {args.qp}, upsampler {d.method} "
-          f"(by {args.criterion}: " + ", ".join(f"{m} {v:.0f}" for m, v in d.distortions.items()) + ")")
-    return 0
-
-
-def _cmd_sr_decode(args) -> int:
-    from PIL import Image
-
-    from hm_bridge.sr_mode import SRModels, sr_decode
-
-    with open(args.input, "rb") as f:
-        data = f.read()
-    video, rgb, model = sr_decode(data, SRModels(args.models))
-    Image.fromarray(rgb).save(args.output)
-    print(f"{args.output}: {video.width}x{video.height}, QP {model.qp}, upsampler {model.method}")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hmcnn", description="CNN in-loop filtering inside x265/libde265")
-    sub = p.add_subparsers(dest="command", required=True)
+    def bind(fn):
+        return lambda args: fn(args, resolve_filter)
 
     e = sub.add_parser("encode", help="encode a raw 8-bit 4:2:0 .yuv file")
     e.add_argument("input")
     e.add_argument("-o", "--output", required=True, help="output .hevc (Annex-B)")
-    e.add_argument("--size", type=_size, required=True, help="WIDTHxHEIGHT")
+    e.add_argument("--size", type=parse_size, required=True, help="WIDTHxHEIGHT")
     e.add_argument("--frames", type=int, default=None)
     e.add_argument("--fps", type=float, default=30.0)
     e.add_argument("--config", default="ra", help="ai, ra or ldp")
     e.add_argument("--qp", type=int, default=32)
     e.add_argument("--preset", default="slow")
-    e.add_argument("--filter", default="none", help="none, smoothing, or a CNN model path")
+    e.add_argument("--filter", default="none", help=FILTER_HELP)
     e.add_argument("--recon", help="also write the encoder's reconstruction (.yuv)")
     e.add_argument("--threads", type=int, default=None)
     e.add_argument("--frame-threads", type=int, default=None)
-    e.set_defaults(func=_cmd_encode)
+    e.set_defaults(func=bind(_cmd_encode))
 
     d = sub.add_parser("decode", help="decode an Annex-B HEVC stream to .yuv")
     d.add_argument("input")
     d.add_argument("-o", "--output", required=True)
     d.add_argument("--filter", default="none", help="the filter the stream was coded with")
     d.add_argument("--threads", type=int, default=None)
-    d.set_defaults(func=_cmd_decode)
+    d.set_defaults(func=bind(_cmd_decode))
 
     m = sub.add_parser("demo", help="encode + decode a built-in clip in every config, with and without a filter")
     m.add_argument("--clip", default="carphone")
     m.add_argument("--frames", type=int, default=17)
     m.add_argument("--qp", type=int, default=32)
     m.add_argument("--preset", default="slow")
-    m.add_argument("--filter", default="smoothing")
-    m.set_defaults(func=_cmd_demo)
-
-    from hm_bridge.sr_mode import CRITERIA
-
-    se = sub.add_parser("sr-encode", help="super-resolution coding mode: encode an image")
-    se.add_argument("image")
-    se.add_argument("--qp", type=int, required=True)
-    se.add_argument("-o", "--output", required=True)
-    se.add_argument("--models", default="models/sr", help="per-QP SR networks (manifest.json)")
-    se.add_argument("--criterion", default="sse_y", choices=CRITERIA, help="what the upsampler RDO minimises")
-    se.add_argument("--preset", default="slow")
-    se.set_defaults(func=_cmd_sr_encode)
-    sd = sub.add_parser("sr-decode", help="super-resolution coding mode: decode to an image (PNG)")
-    sd.add_argument("input")
-    sd.add_argument("-o", "--output", required=True)
-    sd.add_argument("--models", default="models/sr")
-    sd.set_defaults(func=_cmd_sr_decode)
-
-    # commands of the other packages of the project (training, sweeps, SR mode)
-    import importlib.util
-
-    for module in ("cnn_filter.cli", "experiments.cli"):
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module).add_commands(sub)
-    return p
-
-
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, NotImplementedError, RuntimeError) as e:
-        print(f"hmcnn {args.command}: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    m.add_argument("--filter", default="smoothing:always", help=FILTER_HELP + " (default: smoothing on every "
+                   "block, so that the drift without the filter shows)")
+    m.set_defaults(func=bind(_cmd_demo))

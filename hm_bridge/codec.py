@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hm_bridge import _core
-from hm_bridge.bitstream import count_bytes, split_nals, is_hash_sei
-from hm_bridge.configs import check_qp, get_config
+from hm_bridge.bitstream import count_bytes, is_hash_sei, split_nals
+from hm_bridge.configs import TUNE, CodingConfig, check_preset, check_qp, ctu_size_for, get_config
 from hm_bridge.video import PsnrReport, Video
-
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 
 
 class ReconMismatchError(RuntimeError):
@@ -83,11 +81,72 @@ def decode(bitstream: bytes, *, loop_filter=None, threads: int | None = None, fp
     t0 = time.perf_counter()
     out = _core.decode(bitstream, loop_filter, _threads_arg(threads, "threads"))
     seconds = time.perf_counter() - t0
-    if out["frames"] == 0:
+    if out.frames == 0:
         raise RuntimeError("the bitstream holds no decodable picture")
-    video = Video.from_i420(out["pictures"], out["width"], out["height"], fps)
+    video = Video.from_i420(out.pictures, out.width, out.height, fps)
     hashed = sum(1 for n in split_nals(bitstream) if is_hash_sei(n))
-    return DecodeResult(video, seconds, out["hash_mismatches"], hashed, list(out["warnings"]))
+    return DecodeResult(video, seconds, out.hash_mismatches, hashed, list(out.warnings))
+
+
+def _select_frames(video: Video, frames: int | None) -> Video:
+    if not isinstance(video, Video):
+        raise TypeError("video must be an hm_bridge.Video")
+    if frames is None:
+        return video
+    if not isinstance(frames, int) or not 1 <= frames <= len(video):
+        raise ValueError(f"frames must be in 1..{len(video)}, got {frames!r}")
+    return video[:frames]
+
+
+def _settings(video: Video, cfg: CodingConfig, qp: int, preset: str, options: list[tuple[str, str]],
+              hm_qp_offsets: bool, threads, frame_threads) -> _core.EncoderSettings:
+    s = _core.EncoderSettings()
+    s.width, s.height = video.width, video.height
+    s.fps_num, s.fps_den = int(round(video.fps * 1000)), 1000
+    s.preset, s.tune, s.options = preset, TUNE, options
+    s.frame_qp = cfg.frame_qps(qp, len(video), video.fps) if hm_qp_offsets else []
+    s.frame_threads = _threads_arg(frame_threads, "frame_threads")
+    s.pool_threads = _threads_arg(threads, "threads")
+    return s
+
+
+def _x265_options(video: Video, cfg: CodingConfig, qp: int, extra) -> list[tuple[str, str]]:
+    options = cfg.x265_options(qp, video.fps) + list(extra or [])
+    ctu = ctu_size_for(video.width, video.height)
+    if ctu != 64 and not any(k == "ctu" for k, _ in options):
+        options.append(("ctu", str(ctu)))
+    return options
+
+
+def _result(out, video: Video, cfg: CodingConfig, qp: int, options, seconds: float) -> EncodeResult:
+    """Puts x265's access units (decoding order) into display order and counts the rate."""
+    n = len(video)
+    bitstream = out.headers + b"".join(u.data for u in out.units)
+    bits = np.zeros(n, dtype=np.int64)
+    types, qps = ["?"] * n, [0.0] * n
+    for unit in out.units:
+        bits[unit.poc] = count_bytes(unit.data).rate * 8
+        types[unit.poc], qps[unit.poc] = unit.slice_type, unit.qp
+    counted = count_bytes(bitstream)
+    recon = Video.from_i420(out.recon, video.width, video.height, video.fps)
+    return EncodeResult(
+        bitstream=bitstream, recon=recon, psnr=video.psnr(recon), bits_per_frame=bits, frame_types=types,
+        frame_qps=qps, header_bytes=len(out.headers), rate_bytes=counted.rate,
+        side_info_bytes=counted.side_info_sei, seconds=seconds, config=cfg.name, qp=qp, fps=video.fps,
+        x265_version=out.version, x265_options=options, decode=None)
+
+
+def _verify(result: EncodeResult, loop_filter) -> None:
+    """Decodes the stream with the same filter: decoder output must equal the encoder's
+    reconstruction bit for bit, and every picture hash must match."""
+    result.decode = decode(result.bitstream, loop_filter=loop_filter, fps=result.fps)
+    enc_md5, dec_md5 = result.recon.md5(), result.decode.video.md5()
+    if enc_md5 != dec_md5 or len(result.decode.video) != len(result.recon):
+        raise ReconMismatchError(
+            f"encoder reconstruction (MD5 {enc_md5}) != decoder output (MD5 {dec_md5}) for "
+            f"config={result.config} qp={result.qp}: the loop filter is not applied identically on both sides")
+    if not result.decode.hash_ok:
+        raise ReconMismatchError(f"{result.decode.hash_mismatches} picture-hash mismatches in the decoder")
 
 
 def encode(
@@ -113,70 +172,15 @@ def encode(
     ``verify``: decode the stream with the same filter and raise ReconMismatchError
     unless the decoder's output equals the encoder's reconstruction bit for bit.
     """
-    if not isinstance(video, Video):
-        raise TypeError("video must be an hm_bridge.Video")
+    video = _select_frames(video, frames)
     cfg = get_config(config)
     check_qp(qp)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if frames is not None:
-        if not isinstance(frames, int) or not 1 <= frames <= len(video):
-            raise ValueError(f"frames must be in 1..{len(video)}, got {frames!r}")
-        video = video[:frames]
-    n = len(video)
-    options = cfg.x265_options(qp, video.fps) + list(extra_options or [])
-    ctu = 64  # HM's CTU; x265 needs the picture to hold one, so tiny clips get a smaller one
-    while ctu > 16 and min(video.width, video.height) < ctu:
-        ctu //= 2
-    if ctu != 64 and not any(k == "ctu" for k, _ in options):
-        options.append(("ctu", str(ctu)))
-    frame_qp = cfg.frame_qps(qp, n, video.fps) if hm_qp_offsets else []
-    fps_num, fps_den = (int(round(video.fps * 1000)), 1000)
-
+    check_preset(preset)
+    options = _x265_options(video, cfg, qp, extra_options)
+    settings = _settings(video, cfg, qp, preset, options, hm_qp_offsets, threads, frame_threads)
     t0 = time.perf_counter()
-    out = _core.encode(
-        video.to_i420(), n, video.width, video.height, fps_num, fps_den, preset, "psnr", options, frame_qp,
-        _threads_arg(frame_threads, "frame_threads"), _threads_arg(threads, "threads"), loop_filter,
-    )
-    seconds = time.perf_counter() - t0
-
-    units = out["units"]
-    bitstream = out["headers"] + b"".join(u[3] for u in units)
-    bits = np.zeros(n, dtype=np.int64)
-    types, qps = ["?"] * n, [0.0] * n
-    for poc, slice_type, frame_qp_reported, data in units:
-        bits[poc] = count_bytes(data).rate * 8
-        types[poc], qps[poc] = slice_type, frame_qp_reported
-    counted = count_bytes(bitstream)
-    recon = Video.from_i420(out["recon"], video.width, video.height, video.fps)
-
-    result = EncodeResult(
-        bitstream=bitstream,
-        recon=recon,
-        psnr=video.psnr(recon),
-        bits_per_frame=bits,
-        frame_types=types,
-        frame_qps=qps,
-        header_bytes=len(out["headers"]),
-        rate_bytes=counted.rate,
-        side_info_bytes=counted.side_info_sei,
-        seconds=seconds,
-        config=cfg.name,
-        qp=qp,
-        fps=video.fps,
-        x265_version=out["version"],
-        x265_options=options,
-        decode=None,
-    )
+    out = _core.encode(settings, video.to_i420(), len(video), loop_filter)
+    result = _result(out, video, cfg, qp, options, time.perf_counter() - t0)
     if verify:
-        result.decode = decode(bitstream, loop_filter=loop_filter, fps=video.fps)
-        enc_md5, dec_md5 = recon.md5(), result.decode.video.md5()
-        if enc_md5 != dec_md5 or len(result.decode.video) != n:
-            raise ReconMismatchError(
-                f"encoder reconstruction (MD5 {enc_md5}) != decoder output (MD5 {dec_md5}) for "
-                f"config={cfg.name} qp={qp}: the loop filter is not applied identically on both sides"
-            )
-        if not result.decode.hash_ok:
-            raise ReconMismatchError(f"{result.decode.hash_mismatches} picture-hash mismatches in the decoder")
+        _verify(result, loop_filter)
     return result
-

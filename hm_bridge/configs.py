@@ -28,6 +28,11 @@ from dataclasses import dataclass
 
 QP_MIN, QP_MAX = 0, 51
 
+#: x265 presets, fastest first ("slow" is the default of encode() and of the sweeps)
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+#: x265 --tune: psnr turns psy-rd / psy-rdoq off, as HM has none
+TUNE = "psnr"
+
 COMMON_OPTIONS: tuple[tuple[str, str], ...] = (
     ("ipratio", "1"),
     ("pbratio", "1"),
@@ -106,6 +111,22 @@ UNSUPPORTED: dict[str, str] = {
 def check_qp(qp) -> None:
     if not isinstance(qp, int) or isinstance(qp, bool) or not QP_MIN <= qp <= QP_MAX:
         raise ValueError(f"QP must be an integer in {QP_MIN}..{QP_MAX}, got {qp!r}")
+
+
+#: HM's CTU size; x265 needs the picture to hold one CTU, so tiny clips get a smaller one
+CTU_SIZE = 64
+
+
+def ctu_size_for(width: int, height: int) -> int:
+    ctu = CTU_SIZE
+    while ctu > 16 and min(width, height) < ctu:
+        ctu //= 2
+    return ctu
+
+
+def check_preset(preset: str) -> None:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
 
 
 def get_config(name: str) -> CodingConfig:

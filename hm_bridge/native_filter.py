@@ -13,11 +13,10 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-from hm_bridge._core import FILTER_ABI_VERSION
+from hm_bridge._core import FILTER_ABI_VERSION, FILTER_CAPSULE_NAME, FILTER_CLOSE_SYMBOL, FILTER_OPEN_SYMBOL
 
-OPEN_SYMBOL = "hmcnn_filter_open"
-CLOSE_SYMBOL = "hmcnn_filter_close"
-_CAPSULE_NAME = b"hmcnn_filter"  # module-level: the capsule keeps a pointer to these bytes
+# module-level: a capsule keeps a pointer to these bytes
+_CAPSULE_NAME = FILTER_CAPSULE_NAME.encode()
 
 _capsule_new = ctypes.pythonapi.PyCapsule_New
 _capsule_new.restype = ctypes.py_object
@@ -37,19 +36,19 @@ class NativeLibraryFilter:
         except OSError as e:
             raise ValueError(f"cannot load filter library {path}: {e}") from e
         try:
-            open_fn = getattr(self._lib, OPEN_SYMBOL)
+            open_fn = getattr(self._lib, FILTER_OPEN_SYMBOL)
         except AttributeError:
-            raise ValueError(f"{path} does not export {OPEN_SYMBOL}(): not an hm-cnn-loop filter library") from None
+            raise ValueError(f"{path} does not export {FILTER_OPEN_SYMBOL}(): not an hm-cnn-loop filter library") from None
         open_fn.restype = ctypes.c_void_p
         open_fn.argtypes = (ctypes.c_char_p,)
-        self._close = getattr(self._lib, CLOSE_SYMBOL, None)
+        self._close = getattr(self._lib, FILTER_CLOSE_SYMBOL, None)
         if self._close is not None:
             self._close.restype = None
             self._close.argtypes = (ctypes.c_void_p,)
         self.path, self.options = path, options
         self._table = open_fn(options.encode() if options is not None else None)
         if not self._table:
-            raise ValueError(f"{path}: {OPEN_SYMBOL}({options!r}) refused the options")
+            raise ValueError(f"{path}: {FILTER_OPEN_SYMBOL}({options!r}) refused the options")
         version = ctypes.c_uint32.from_address(self._table).value  # first field: abi_version
         if version != FILTER_ABI_VERSION:
             self.close()

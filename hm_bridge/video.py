@@ -115,10 +115,6 @@ class Video:
     def __len__(self) -> int:
         return self.y.shape[0]
 
-    @property
-    def frames(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        return [(self.y[i], self.u[i], self.v[i]) for i in range(len(self))]
-
     def __getitem__(self, index) -> "Video":
         """Frames by slice or index list, as a new Video."""
         if isinstance(index, (int, np.integer)):

@@ -1,4 +1,3 @@
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +8,6 @@ import pytest
 from hm_bridge.clips import load_builtin
 from hm_bridge.video import Video
 
-SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
 @pytest.fixture(scope="session")

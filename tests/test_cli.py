@@ -4,17 +4,17 @@ import sys
 
 
 def hmcnn(*args):
-    return subprocess.run([sys.executable, "-m", "hm_bridge.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "hmcnn", *args], capture_output=True, text=True)
 
 
 def test_encode_then_decode_files_with_a_filter(tmp_path, clip9):
     src = tmp_path / "in.yuv"
     clip9.to_yuv(src)
     enc = hmcnn("encode", str(src), "--size", "176x144", "--config", "ldp", "--qp", "32", "--preset", "medium",
-                "--filter", "smoothing", "-o", str(tmp_path / "s.hevc"), "--recon", str(tmp_path / "rec.yuv"))
+                "--filter", "smoothing:always", "-o", str(tmp_path / "s.hevc"), "--recon", str(tmp_path / "rec.yuv"))
     assert enc.returncode == 0, enc.stderr
     assert "encoder recon == decoder output: True" in enc.stdout
-    dec = hmcnn("decode", str(tmp_path / "s.hevc"), "--filter", "smoothing", "-o", str(tmp_path / "dec.yuv"))
+    dec = hmcnn("decode", str(tmp_path / "s.hevc"), "--filter", "smoothing:always", "-o", str(tmp_path / "dec.yuv"))
     assert dec.returncode == 0, dec.stderr
     assert (tmp_path / "dec.yuv").read_bytes() == (tmp_path / "rec.yuv").read_bytes()
     # the wrong filter on the decoder side: hashes mismatch, exit status says so

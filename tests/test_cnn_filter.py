@@ -153,7 +153,8 @@ def test_cuda_runner_is_bit_exact_on_the_same_device(model_dir, clip9):
 
 
 def test_quick_training_produces_loadable_models(tmp_path):
-    from cnn_filter.train import TrainSettings, train_models
+    from cnn_filter.train import train_models
+    from cnn_filter.training import TrainSettings
 
     s = TrainSettings(steps=6, batch=2, patch=32, eval_every=6, max_images=4, preset="ultrafast", pt2=False)
     results = train_models([37], tmp_path / "m", s, tmp_path / "pairs")
@@ -165,7 +166,7 @@ def test_quick_training_produces_loadable_models(tmp_path):
 
 
 def test_training_can_continue_from_a_model_directory(model_dir, tmp_path):
-    from cnn_filter.train import initial_weights
+    from cnn_filter.training import initial_weights
 
     state = initial_weights(model_dir, 30, "vrcnn")  # nearest of 22/37 to 30 is 37
     ref = torch.jit.load(str(model_dir / "qp37.pt")).state_dict()

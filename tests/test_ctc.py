@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from experiments.runner import plan, run
+from experiments.sweep import plan, run
 from experiments.report import report
 from experiments.spec import Experiment
 from conftest import compile_shared_library
@@ -122,7 +122,7 @@ def test_a_job_that_crashes_its_worker_is_a_failed_row_not_the_end_of_the_sweep(
 
 
 def _cli(out, *extra):
-    return [sys.executable, "-m", "hm_bridge.cli", "ctc", "run", "--preset", "quick", "--out", str(out),
+    return [sys.executable, "-m", "hmcnn", "ctc", "run", "--preset", "quick", "--out", str(out),
             "--frames", "3", "--configs", "ai", "ldp", "--x265-preset", "ultrafast", "--test", "smoothing:always",
             *extra]
 

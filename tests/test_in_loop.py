@@ -18,10 +18,23 @@ def test_native_filter_recon_equals_decoder_output(carphone, config, frame_threa
 
 def test_same_stream_every_run_with_frame_threads(carphone):
     """Deferred row publication: with frame threads the bitstream is still reproducible."""
-    f = hb.SmoothingFilter()
+    f = hb.SmoothingFilter(rdo=False)
     streams = {hb.encode(carphone, config="ra", qp=32, preset="medium", loop_filter=f, frame_threads=4).bitstream
                for _ in range(3)}
     assert len(streams) == 1
+
+
+def test_a_filter_whose_gain_does_not_pay_for_its_side_information_stays_off(carphone):
+    """The shared D + lambda * R policy: half-strength smoothing lowers the SSE of some
+    blocks of carphone, but never by more than lambda * (its SEI's bits)."""
+    kw = dict(config="ldp", qp=32, preset="medium")
+    anchor = hb.encode(carphone, **kw)
+    always = hb.encode(carphone, loop_filter=hb.SmoothingFilter(rdo=False), **kw)
+    decided = hb.encode(carphone, loop_filter=hb.SmoothingFilter(), **kw)
+    by_distortion = hb.encode(carphone, loop_filter=hb.SmoothingFilter(lambda_scale=0), **kw)
+    assert always.side_info_bytes > 0 and always.psnr.y < anchor.psnr.y
+    assert decided.side_info_bytes == 0 and decided.bitstream == anchor.bitstream
+    assert by_distortion.side_info_bytes > 0  # some blocks do gain: the rate term keeps them off
 
 
 def _drift(carphone, config):

@@ -5,7 +5,7 @@ import pytest
 
 import hm_bridge as hb
 from hm_bridge.bitstream import side_info_payloads
-from hm_bridge.filters import resolve_filter
+from cnn_filter.filters import resolve_filter
 from conftest import REPO, compile_shared_library
 
 EXAMPLE = REPO / "cpp" / "examples" / "band_offset_filter.c"

@@ -5,19 +5,13 @@
 #include <mutex>
 #include <string>
 
-#include "inloop_filter.h"
+#include "filters/filter_table.h"
 
 namespace hmcnn {
 
 class CheckedFilter {
 public:
-    explicit CheckedFilter(const hmcnn_filter* inner) : inner_(inner) {
-        table_.abi_version = HMCNN_FILTER_ABI_VERSION;
-        table_.self = this;
-        table_.encode_picture = encode_picture;
-        table_.decode_picture = decode_picture;
-        table_.last_error = last_error;
-    }
+    explicit CheckedFilter(const hmcnn_filter* inner) : inner_(inner), table_(make_filter_table(this)) {}
     CheckedFilter(const CheckedFilter&) = delete;
     CheckedFilter& operator=(const CheckedFilter&) = delete;
 
@@ -31,20 +25,15 @@ public:
         return failure_;
     }
 
+    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
+        return check(inner_->encode_picture(inner_->self, pic, side_info, capacity, size), pic);
+    }
+    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
+        return check(inner_->decode_picture(inner_->self, pic, side_info, size), pic);
+    }
+    const char* last_error() { return inner_->last_error ? inner_->last_error(inner_->self) : nullptr; }
+
 private:
-    static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info, size_t capacity,
-                              size_t* size) {
-        auto* f = static_cast<CheckedFilter*>(self);
-        return f->check(f->inner_->encode_picture(f->inner_->self, pic, side_info, capacity, size), pic);
-    }
-    static int decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
-        auto* f = static_cast<CheckedFilter*>(self);
-        return f->check(f->inner_->decode_picture(f->inner_->self, pic, side_info, size), pic);
-    }
-    static const char* last_error(void* self) {
-        auto* f = static_cast<CheckedFilter*>(self);
-        return f->inner_->last_error ? f->inner_->last_error(f->inner_->self) : nullptr;
-    }
 
     int check(int rc, const hmcnn_picture* pic) {
         if (rc == 0) return 0;
@@ -59,7 +48,7 @@ private:
     }
 
     const hmcnn_filter* inner_;
-    hmcnn_filter table_{};
+    hmcnn_filter table_;
     mutable std::mutex mutex_;
     bool failed_ = false;
     std::string failure_;

@@ -1,5 +1,6 @@
 // hm_bridge._core: the pybind11 surface over the patched codecs. Kept small: Python
-// (hm_bridge/) owns the user-facing API; this module moves bytes and pictures.
+// (hm_bridge/) owns the user-facing API; this module moves bytes and pictures across a
+// typed boundary (EncoderSettings in; EncodeOutput / DecodeOutput out).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -19,11 +20,10 @@ using namespace hmcnn;
 
 namespace {
 
-constexpr const char* kCapsuleName = "hmcnn_filter";
-
-// Any object with __hmcnn_filter__() returning a PyCapsule named "hmcnn_filter" that
-// holds a `const hmcnn_filter*` is a native filter (this is how filters built in other
-// extensions, e.g. the libtorch runner, cross over); any other callable is a Python filter.
+// Any object with __hmcnn_filter__() returning a PyCapsule named HMCNN_FILTER_CAPSULE_NAME
+// that holds a `const hmcnn_filter*` is a native filter (this is how filters built in
+// other extensions, e.g. the libtorch runner, cross over); any other callable is a
+// Python filter.
 struct BoundFilter {
     const hmcnn_filter* table = nullptr;
     std::unique_ptr<PythonFilter> python;
@@ -33,25 +33,29 @@ struct BoundFilter {
     explicit BoundFilter(const py::object& f) {
         if (f.is_none()) return;
         if (py::hasattr(f, "__hmcnn_filter__")) {
-            py::object cap = f.attr("__hmcnn_filter__")();
-            if (!PyCapsule_IsValid(cap.ptr(), kCapsuleName))
-                throw py::type_error("__hmcnn_filter__() must return a PyCapsule named 'hmcnn_filter'");
-            auto* raw = static_cast<const hmcnn_filter*>(PyCapsule_GetPointer(cap.ptr(), kCapsuleName));
-            if (!raw || raw->abi_version != HMCNN_FILTER_ABI_VERSION)
-                throw py::value_error("native loop filter speaks filter ABI version " +
-                                      std::to_string(raw ? raw->abi_version : 0) + ", this build speaks " +
-                                      std::to_string(HMCNN_FILTER_ABI_VERSION));
-            if (!raw->encode_picture || !raw->decode_picture)
-                throw py::value_error("native loop filter lacks encode_picture or decode_picture");
-            native = std::make_unique<CheckedFilter>(raw);
-            table = native->table();
-            keepalive = f;
+            bind_native(f);
         } else if (PyCallable_Check(f.ptr())) {
             python = std::make_unique<PythonFilter>(f);
             table = python->table();
         } else {
             throw py::type_error("loop_filter must be None, a callable, or a native filter object");
         }
+    }
+    void bind_native(const py::object& f) {
+        py::object cap = f.attr("__hmcnn_filter__")();
+        if (!PyCapsule_IsValid(cap.ptr(), HMCNN_FILTER_CAPSULE_NAME))
+            throw py::type_error(std::string("__hmcnn_filter__() must return a PyCapsule named '") +
+                                 HMCNN_FILTER_CAPSULE_NAME + "'");
+        auto* raw = static_cast<const hmcnn_filter*>(PyCapsule_GetPointer(cap.ptr(), HMCNN_FILTER_CAPSULE_NAME));
+        if (!raw || raw->abi_version != HMCNN_FILTER_ABI_VERSION)
+            throw py::value_error("native loop filter speaks filter ABI version " +
+                                  std::to_string(raw ? raw->abi_version : 0) + ", this build speaks " +
+                                  std::to_string(HMCNN_FILTER_ABI_VERSION));
+        if (!raw->encode_picture || !raw->decode_picture)
+            throw py::value_error("native loop filter lacks encode_picture or decode_picture");
+        native = std::make_unique<CheckedFilter>(raw);
+        table = native->table();
+        keepalive = f;
     }
     // After a coding run: a filter failure is raised with the filter's own explanation
     // (a Python filter's exception, a native filter's last_error), never hidden.
@@ -61,30 +65,49 @@ struct BoundFilter {
     }
 };
 
-class SmoothingFilter {
+// Runs a coding function with the GIL released; a filter's failure wins over the
+// codec's generic error.
+template <class Fn>
+auto run_with_filter(const py::object& loop_filter, Fn fn) {
+    BoundFilter filter(loop_filter);
+    decltype(fn(filter.table)) out;
+    try {
+        py::gil_scoped_release release;
+        out = fn(filter.table);
+    } catch (const std::runtime_error&) {
+        filter.rethrow_filter_error();
+        throw;
+    }
+    filter.rethrow_filter_error();
+    return out;
+}
+
+py::capsule filter_capsule(const hmcnn_filter* table) {
+    return py::capsule((void*)table, HMCNN_FILTER_CAPSULE_NAME);
+}
+
+class PySmoothingFilter {
 public:
-    SmoothingFilter(int model_id, bool rdo, int log2_block) {
+    PySmoothingFilter(int model_id, bool rdo, int log2_block, double lambda_scale) {
         if (model_id < 0 || model_id > 255) throw py::value_error("model_id must be in 0..255");
         if (log2_block < 3 || log2_block > 8) throw py::value_error("log2_block must be in 3..8");
-        filter_ = create_smoothing_filter({model_id, rdo, log2_block});
-        opt_ = {model_id, rdo, log2_block};
+        if (!(lambda_scale >= 0)) throw py::value_error("lambda_scale must be >= 0");
+        filter_ = std::make_unique<SmoothingFilter>(SmoothingFilterOptions{model_id, rdo, log2_block, lambda_scale});
     }
-    ~SmoothingFilter() { destroy_smoothing_filter(filter_); }
-    SmoothingFilter(const SmoothingFilter&) = delete;
-    SmoothingFilter& operator=(const SmoothingFilter&) = delete;
-    py::capsule capsule() const { return py::capsule((void*)filter_, kCapsuleName); }
+    py::capsule capsule() const { return filter_capsule(filter_->table()); }
     std::string repr() const {
-        return "SmoothingFilter(model_id=" + std::to_string(opt_.model_id) + ", rdo=" + (opt_.rdo ? "True" : "False") +
-               ", log2_block=" + std::to_string(opt_.log2_block) + ")";
+        const SmoothingFilterOptions& o = filter_->options();
+        return "SmoothingFilter(model_id=" + std::to_string(o.model_id) + ", rdo=" + (o.rdo ? "True" : "False") +
+               ", log2_block=" + std::to_string(o.log2_block) + ", lambda_scale=" + py::repr(py::float_(o.lambda_scale)).cast<std::string>() + ")";
     }
 
 private:
-    hmcnn_filter* filter_ = nullptr;
-    SmoothingFilterOptions opt_;
+    std::unique_ptr<SmoothingFilter> filter_;
 };
 
-struct NoopFilter {
-    py::capsule capsule() const { return py::capsule((void*)noop_filter(), kCapsuleName); }
+struct PyNoopFilter {
+    NoopFilter filter;
+    py::capsule capsule() const { return filter_capsule(filter.table()); }
 };
 
 py::array_t<uint8_t> to_array(const std::vector<uint8_t>& v) {
@@ -93,61 +116,20 @@ py::array_t<uint8_t> to_array(const std::vector<uint8_t>& v) {
     return a;
 }
 
-py::dict encode(py::buffer frames, int count, int width, int height, int fps_num, int fps_den,
-                const std::string& preset, const std::string& tune,
-                const std::vector<std::pair<std::string, std::string>>& options, const std::vector<int>& frame_qp,
-                int frame_threads, int pool_threads, py::object loop_filter) {
+EncodeOutput encode(const EncoderSettings& settings, py::buffer frames, int count, py::object loop_filter) {
     py::buffer_info in = frames.request();
-    size_t need = (size_t)count * width * height * 3 / 2;
+    size_t need = (size_t)count * settings.width * settings.height * 3 / 2;
     if (in.itemsize != 1 || (size_t)in.size != need || (in.ndim > 0 && !PyBuffer_IsContiguous(in.view(), 'C')))
         throw py::value_error("frames must be " + std::to_string(need) + " contiguous bytes of I420");
-    EncoderSettings s;
-    s.width = width; s.height = height; s.fps_num = fps_num; s.fps_den = fps_den;
-    s.preset = preset; s.tune = tune; s.options = options; s.frame_qp = frame_qp;
-    s.frame_threads = frame_threads; s.pool_threads = pool_threads;
-
-    BoundFilter filter(loop_filter);
-    EncodeOutput out;
-    try {
-        py::gil_scoped_release release;
-        out = encode_i420(s, (const uint8_t*)in.ptr, count, filter.table);
-    } catch (const std::runtime_error&) {
-        filter.rethrow_filter_error();
-        throw;
-    }
-    filter.rethrow_filter_error();
-
-    py::list units;
-    for (const AccessUnit& au : out.units)
-        units.append(py::make_tuple(au.poc, std::string(1, au.slice_type), au.qp, py::bytes(au.bytes)));
-    py::dict d;
-    d["headers"] = py::bytes(out.headers);
-    d["units"] = units;
-    d["recon"] = to_array(out.recon);
-    d["version"] = out.version;
-    return d;
+    const uint8_t* data = (const uint8_t*)in.ptr;
+    return run_with_filter(loop_filter, [&](const hmcnn_filter* f) { return encode_i420(settings, data, count, f); });
 }
 
-py::dict decode(py::bytes bitstream, py::object loop_filter, int threads) {
-    std::string data = bitstream;  // own a copy: the GIL is released below
-    BoundFilter filter(loop_filter);
-    DecodeOutput out;
-    try {
-        py::gil_scoped_release release;
-        out = decode_annexb((const uint8_t*)data.data(), data.size(), filter.table, threads);
-    } catch (const std::runtime_error&) {
-        filter.rethrow_filter_error();
-        throw;
-    }
-    filter.rethrow_filter_error();
-    py::dict d;
-    d["width"] = out.width;
-    d["height"] = out.height;
-    d["frames"] = out.frames;
-    d["pictures"] = to_array(out.pictures);
-    d["hash_mismatches"] = out.hash_mismatches;
-    d["warnings"] = out.warnings;
-    return d;
+DecodeOutput decode(py::bytes bitstream, py::object loop_filter, int threads) {
+    std::string data = bitstream;  // own a copy: the GIL is released while decoding
+    return run_with_filter(loop_filter, [&](const hmcnn_filter* f) {
+        return decode_annexb((const uint8_t*)data.data(), data.size(), f, threads);
+    });
 }
 
 }  // namespace
@@ -155,6 +137,9 @@ py::dict decode(py::bytes bitstream, py::object loop_filter, int threads) {
 PYBIND11_MODULE(_core, m) {
     m.doc() = "hm-cnn-loop codec bridge: patched x265 + libde265 with an in-loop filter hook";
     m.attr("FILTER_ABI_VERSION") = HMCNN_FILTER_ABI_VERSION;
+    m.attr("FILTER_CAPSULE_NAME") = HMCNN_FILTER_CAPSULE_NAME;
+    m.attr("FILTER_OPEN_SYMBOL") = HMCNN_FILTER_OPEN_SYMBOL;
+    m.attr("FILTER_CLOSE_SYMBOL") = HMCNN_FILTER_CLOSE_SYMBOL;
     m.attr("MAX_SIDE_INFO") = HMCNN_MAX_SIDE_INFO;
     static const uint8_t uuid[16] = HMCNN_SIDE_INFO_UUID;
     m.attr("SIDE_INFO_UUID") = py::bytes((const char*)uuid, 16);
@@ -174,19 +159,52 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("ctu_size", &PictureView::ctu_size)
         .def_readonly("is_encoder", &PictureView::is_encoder);
 
-    py::class_<SmoothingFilter>(m, "SmoothingFilter",
-                                "Native demo/test loop filter: 3x3 binomial luma smoothing, per-block on/off by SSE")
-        .def(py::init<int, bool, int>(), py::arg("model_id") = 0, py::arg("rdo") = true, py::arg("log2_block") = 6)
-        .def("__hmcnn_filter__", &SmoothingFilter::capsule)
-        .def("__repr__", &SmoothingFilter::repr);
+    py::class_<PySmoothingFilter>(m, "SmoothingFilter",
+                                  "Native demo/test loop filter: 3x3 binomial luma smoothing, per-block on/off "
+                                  "by D + lambda * R")
+        .def(py::init<int, bool, int, double>(), py::arg("model_id") = 0, py::arg("rdo") = true,
+             py::arg("log2_block") = 6, py::arg("lambda_scale") = 1.0)
+        .def("__hmcnn_filter__", &PySmoothingFilter::capsule)
+        .def("__repr__", &PySmoothingFilter::repr);
 
-    py::class_<NoopFilter>(m, "NoopFilter", "Native loop filter that changes nothing (measures the hook's cost)")
+    py::class_<PyNoopFilter>(m, "NoopFilter", "Native loop filter that changes nothing (measures the hook's cost)")
         .def(py::init<>())
-        .def("__hmcnn_filter__", &NoopFilter::capsule)
-        .def("__repr__", [](const NoopFilter&) { return std::string("NoopFilter()"); });
+        .def("__hmcnn_filter__", &PyNoopFilter::capsule)
+        .def("__repr__", [](const PyNoopFilter&) { return std::string("NoopFilter()"); });
 
-    m.def("encode", &encode, py::arg("frames"), py::arg("count"), py::arg("width"), py::arg("height"),
-          py::arg("fps_num"), py::arg("fps_den"), py::arg("preset"), py::arg("tune"), py::arg("options"),
-          py::arg("frame_qp"), py::arg("frame_threads"), py::arg("pool_threads"), py::arg("loop_filter"));
+    py::class_<EncoderSettings>(m, "EncoderSettings", "What x265 is asked to do (see bridge/x265_encoder.h)")
+        .def(py::init<>())
+        .def_readwrite("width", &EncoderSettings::width)
+        .def_readwrite("height", &EncoderSettings::height)
+        .def_readwrite("fps_num", &EncoderSettings::fps_num)
+        .def_readwrite("fps_den", &EncoderSettings::fps_den)
+        .def_readwrite("preset", &EncoderSettings::preset)
+        .def_readwrite("tune", &EncoderSettings::tune)
+        .def_readwrite("options", &EncoderSettings::options, "x265 (name, value) pairs; value '' for a flag")
+        .def_readwrite("frame_qp", &EncoderSettings::frame_qp, "forced slice QP per input frame (empty: none)")
+        .def_readwrite("frame_threads", &EncoderSettings::frame_threads)
+        .def_readwrite("pool_threads", &EncoderSettings::pool_threads);
+
+    py::class_<AccessUnit>(m, "AccessUnit", "One coded picture, as x265 returned it (decoding order)")
+        .def_readonly("poc", &AccessUnit::poc, "display index")
+        .def_property_readonly("slice_type", [](const AccessUnit& a) { return std::string(1, a.slice_type); })
+        .def_readonly("qp", &AccessUnit::qp, "the picture's average QP as x265 reports it")
+        .def_property_readonly("data", [](const AccessUnit& a) { return py::bytes(a.bytes); });
+
+    py::class_<EncodeOutput>(m, "EncodeOutput")
+        .def_property_readonly("headers", [](const EncodeOutput& o) { return py::bytes(o.headers); })
+        .def_readonly("units", &EncodeOutput::units)
+        .def_property_readonly("recon", [](const EncodeOutput& o) { return to_array(o.recon); })
+        .def_readonly("version", &EncodeOutput::version);
+
+    py::class_<DecodeOutput>(m, "DecodeOutput")
+        .def_readonly("width", &DecodeOutput::width)
+        .def_readonly("height", &DecodeOutput::height)
+        .def_readonly("frames", &DecodeOutput::frames)
+        .def_property_readonly("pictures", [](const DecodeOutput& o) { return to_array(o.pictures); })
+        .def_readonly("hash_mismatches", &DecodeOutput::hash_mismatches)
+        .def_readonly("warnings", &DecodeOutput::warnings);
+
+    m.def("encode", &encode, py::arg("settings"), py::arg("frames"), py::arg("count"), py::arg("loop_filter"));
     m.def("decode", &decode, py::arg("bitstream"), py::arg("loop_filter"), py::arg("threads"));
 }

@@ -4,32 +4,24 @@
 
 #include <cstring>
 
+#include "filters/filter_table.h"
+
 namespace hmcnn {
 
-PythonFilter::PythonFilter(py::object callable) : callable_(std::move(callable)) {
-    table_.abi_version = HMCNN_FILTER_ABI_VERSION;
-    table_.self = this;
-    table_.encode_picture = encode_picture;
-    table_.decode_picture = decode_picture;
-    table_.last_error = last_error;
-}
+PythonFilter::PythonFilter(py::object callable)
+    : callable_(std::move(callable)), table_(make_filter_table(this)) {}
 
 void PythonFilter::rethrow_if_failed() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (error_) throw py::error_already_set(*error_);
 }
 
-int PythonFilter::encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info,
-                                 size_t capacity, size_t* size) {
-    return static_cast<PythonFilter*>(self)->call(pic, nullptr, 0, side_info, capacity, size);
+int PythonFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
+    return call(pic, nullptr, 0, side_info, capacity, size);
 }
 
-int PythonFilter::decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
-    return static_cast<PythonFilter*>(self)->call(pic, side_info, size, nullptr, 0, nullptr);
-}
-
-const char* PythonFilter::last_error(void* self) {
-    return static_cast<PythonFilter*>(self)->message_.c_str();
+int PythonFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
+    return call(pic, side_info, size, nullptr, 0, nullptr);
 }
 
 namespace {

@@ -35,16 +35,16 @@ public:
     const hmcnn_filter* table() const { return &table_; }
     void rethrow_if_failed();  // GIL held
 
+    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
+    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
+    const char* last_error() { return message_.c_str(); }
+
 private:
-    static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info,
-                              size_t capacity, size_t* size);
-    static int decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
-    static const char* last_error(void* self);
     int call(const hmcnn_picture* pic, const uint8_t* side_in, size_t side_in_size,
              uint8_t* side_out, size_t capacity, size_t* side_out_size);
 
     py::object callable_;
-    hmcnn_filter table_{};
+    hmcnn_filter table_;
     std::mutex mutex_;
     std::unique_ptr<py::error_already_set> error_;
     std::string message_;

@@ -98,6 +98,13 @@ typedef struct hmcnn_filter {
 typedef const hmcnn_filter* (*hmcnn_filter_open_fn)(const char* options);
 typedef void (*hmcnn_filter_close_fn)(const hmcnn_filter* filter);
 
+/*
+ * Between Python extensions a filter table crosses as a PyCapsule of this name holding
+ * a `const hmcnn_filter*`: any object whose __hmcnn_filter__() returns such a capsule
+ * is a native loop filter for hm_bridge.encode/decode.
+ */
+#define HMCNN_FILTER_CAPSULE_NAME "hmcnn_filter"
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,7 +24,7 @@ public:
         py::gil_scoped_release release;
         filter_ = std::make_unique<TorchFilter>(o);
     }
-    py::capsule capsule() const { return py::capsule((void*)filter_->table(), "hmcnn_filter"); }
+    py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
     int select_model(int qp) const { return filter_->select_model(qp); }
     std::vector<int> qps() const { return filter_->qps(); }
     std::string device() const { return filter_->device(); }

@@ -7,24 +7,18 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "filters/block_ops.h"
-#include "inloop_side_info.h"
+#include "filters/block_policy.h"
+#include "filters/filter_table.h"
 
 namespace hmcnn {
 namespace {
 
 thread_local std::string g_last_error;
 
-// Bytes a side-info SEI NAL costs on top of its payload: start code (3), NAL header (2),
-// payloadType (1), payloadSize (1), UUID (16), trailing bits (1).
-constexpr int kSeiOverheadBytes = 24;
-
-// HM's lambda for an 8-bit SSE cost at a QP (random-access B-frame weight omitted).
-double lambda_for(int qp) { return 0.57 * std::pow(2.0, (qp - 12) / 3.0); }
-
 }  // namespace
 
-TorchFilter::TorchFilter(const TorchFilterOptions& options) : opt_(options), device_(torch::kCPU) {
+TorchFilter::TorchFilter(const TorchFilterOptions& options)
+    : opt_(options), device_(torch::kCPU), table_(make_filter_table(this)) {
     if (opt_.qps.empty() || opt_.qps.size() != opt_.paths.size())
         throw std::invalid_argument("need one model file per QP, and at least one");
     if (opt_.qps.size() > 256) throw std::invalid_argument("at most 256 models");
@@ -66,11 +60,6 @@ TorchFilter::TorchFilter(const TorchFilterOptions& options) : opt_(options), dev
         }
         models_.push_back(std::move(m));
     }
-    table_.abi_version = HMCNN_FILTER_ABI_VERSION;
-    table_.self = this;
-    table_.encode_picture = encode_picture;
-    table_.decode_picture = decode_picture;
-    table_.last_error = last_error;
 }
 
 int TorchFilter::select_model(int qp) const {
@@ -112,51 +101,24 @@ std::vector<uint8_t> TorchFilter::filter_plane(int index, const uint8_t* y, ptrd
     return out;
 }
 
-const char* TorchFilter::last_error(void*) { return g_last_error.c_str(); }
+const char* TorchFilter::last_error() { return g_last_error.c_str(); }
 
-int TorchFilter::encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info, size_t capacity,
-                                size_t* size) {
-    auto& f = *static_cast<TorchFilter*>(self);
+int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
     *size = 0;
     try {
         if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
         int w = pic->width, h = pic->height;
         const uint8_t* rec = (const uint8_t*)pic->plane[0];
-        const uint8_t* org = (const uint8_t*)pic->orig[0];
-        int model = f.select_model(pic->slice_qp);
-        std::vector<uint8_t> filtered = f.filter_plane(model, rec, pic->stride[0], w, h);
-
-        hmcnn_side_info info{};
-        info.model_id = model;
-        info.log2_block = f.opt_.log2_block;
-        int n = hmcnn_side_info_blocks(w, h, info.log2_block, &info.blocks_x, &info.blocks_y);
-        std::vector<uint8_t> on((size_t)n, 1);
-        int s = 1 << info.log2_block;
-        uint64_t d_off = 0, d_all = 0, d_map = 0;
-        for (int by = 0; by < info.blocks_y; by++)
-            for (int bx = 0; bx < info.blocks_x; bx++) {
-                int x0 = bx * s, y0 = by * s, x1 = std::min(x0 + s, w), y1 = std::min(y0 + s, h);
-                uint64_t before = block_sse(rec, pic->stride[0], org, pic->orig_stride[0], x0, y0, x1, y1);
-                uint64_t after = block_sse(filtered.data(), w, org, pic->orig_stride[0], x0, y0, x1, y1);
-                d_off += before;
-                d_all += after;
-                d_map += std::min(before, after);
-                on[(size_t)by * info.blocks_x + bx] = after < before;
-            }
-        // choose frame off / every block on / block map by D + lambda * R (R in bits)
-        double lambda = lambda_for(pic->slice_qp);
-        double j_off = (double)d_off;
-        double j_all = (double)d_all + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER);
-        double j_map = (double)d_map + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
-        if (!f.opt_.rdo) {
-            j_all = -1;  // always on
-        }
-        if (j_off <= j_all && j_off <= j_map) return 0;  // frame off: nothing sent
-        if (j_all <= j_map) std::fill(on.begin(), on.end(), 1);
-        info.frame_on = 1;
-        *size = hmcnn_side_info_write(&info, on.data(), side_info, capacity);
+        int model = select_model(pic->slice_qp);
+        std::vector<uint8_t> filtered = filter_plane(model, rec, pic->stride[0], w, h);
+        BlockMap map = make_block_map(w, h, opt_.log2_block, model);
+        BlockCosts costs = measure_blocks(map, rec, pic->stride[0], filtered.data(), w,
+                                          (const uint8_t*)pic->orig[0], pic->orig_stride[0], w, h);
+        decide_blocks(costs, hm_lambda(pic->slice_qp), opt_.rdo, &map);
+        if (!map.info.frame_on) return 0;  // frame off: nothing sent
+        *size = write_block_map(map, side_info, capacity);
         if (!*size) throw std::runtime_error("CNN filter: side information does not fit");
-        copy_on_blocks((uint8_t*)pic->plane[0], pic->stride[0], filtered, w, h, info, on);
+        copy_on_blocks((uint8_t*)pic->plane[0], pic->stride[0], filtered, w, h, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();
@@ -164,24 +126,21 @@ int TorchFilter::encode_picture(void* self, const hmcnn_picture* pic, uint8_t* s
     }
 }
 
-int TorchFilter::decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
-    auto& f = *static_cast<TorchFilter*>(self);
+int TorchFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     try {
         if (size == 0) return 0;  // frame off
         if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
         int w = pic->width, h = pic->height;
-        hmcnn_side_info info{};
-        if (hmcnn_side_info_read(side_info, size, w, h, &info, nullptr, 0))
+        BlockMap map;
+        if (!read_block_map(side_info, size, w, h, &map))
             throw std::runtime_error("CNN filter: malformed side information");
-        if (!info.frame_on) return 0;
-        if (info.model_id >= (int)f.models_.size())
-            throw std::runtime_error("CNN filter: the stream names model " + std::to_string(info.model_id) +
-                                     " but only " + std::to_string(f.models_.size()) + " are loaded");
-        std::vector<uint8_t> on((size_t)info.blocks_x * info.blocks_y);
-        hmcnn_side_info_read(side_info, size, w, h, &info, on.data(), on.size());
+        if (!map.info.frame_on) return 0;
+        if (map.info.model_id >= (int)models_.size())
+            throw std::runtime_error("CNN filter: the stream names model " + std::to_string(map.info.model_id) +
+                                     " but only " + std::to_string(models_.size()) + " are loaded");
         uint8_t* rec = (uint8_t*)pic->plane[0];
-        std::vector<uint8_t> filtered = f.filter_plane(info.model_id, rec, pic->stride[0], w, h);
-        copy_on_blocks(rec, pic->stride[0], filtered, w, h, info, on);
+        std::vector<uint8_t> filtered = filter_plane(map.info.model_id, rec, pic->stride[0], w, h);
+        copy_on_blocks(rec, pic->stride[0], filtered, w, h, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();

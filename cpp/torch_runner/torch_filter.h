@@ -31,6 +31,7 @@ public:
     const hmcnn_filter* table() const { return &table_; }
 
     // Index of the model for a slice QP: the nearest trained QP (ties: the lower).
+    // Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
     int select_model(int qp) const;
     // Runs model `index` on a luma plane (8-bit), tiled as in the loop; returns the
     // filtered plane (width*height bytes) or the float output if raw_out is given.
@@ -39,16 +40,15 @@ public:
     const std::vector<int>& qps() const { return opt_.qps; }
     std::string device() const { return device_.str(); }
 
-private:
-    static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_info, size_t capacity,
-                              size_t* size);
-    static int decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
-    static const char* last_error(void* self);
+    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
+    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
+    const char* last_error();
 
+private:
     TorchFilterOptions opt_;
     torch::Device device_;
     std::vector<torch::jit::Module> models_;
-    hmcnn_filter table_{};
+    hmcnn_filter table_;
 };
 
 }  // namespace hmcnn

@@ -10,7 +10,7 @@ import os
 import tempfile
 import time
 
-from experiments.runner import plan, run
+from experiments.sweep import plan, run
 from experiments.spec import preset_experiment
 
 

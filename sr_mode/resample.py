@@ -43,4 +43,15 @@ def downsample2(plane: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(t) -> np.ndarray:
-    return t.round().clamp(0, 255).to(dtype=__import__("torch").uint8).numpy()
+    """A float tensor (0..255 scale) rounded and clipped to uint8."""
+    import torch
+
+    return t.round().clamp(0, 255).to(dtype=torch.uint8).numpy()
+
+
+def half_size(video):
+    """Every plane of every frame halved (bicubic, antialiased): the SR mode's downscaler."""
+    import hm_bridge as hb
+
+    return hb.Video(*(np.stack([downsample2(p) for p in plane]) for plane in (video.y, video.u, video.v)),
+                    video.fps)

@@ -15,56 +15,25 @@ the chosen method (the networks are luma only, as in the seed).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import hm_bridge as hb
+from cnn_filter import zoo
 from hm_bridge.bitstream import strip_hash_sei
 from hm_bridge.color import rgb_to_video, video_frame_to_rgb
 from hm_bridge.configs import check_qp
-from hm_bridge.resample import UPSAMPLERS, downsample2, to_uint8, upsample2
-from hm_bridge.sr_container import Container, ModelStream
+from sr_mode.container import Container, ModelStream
+from sr_mode.resample import UPSAMPLERS, half_size, to_uint8, upsample2
 
 CRITERIA = ("sse_y", "sse_yuv")
-
-
-class SRModels:
-    """Per-QP SR networks (TorchScript files listed in a manifest.json); the network of
-    the nearest trained QP serves a QP. ``kind`` is the registry kind of the networks."""
-
-    def __init__(self, path):
-        import torch
-
-        path = Path(path)
-        manifest = path / "manifest.json"
-        if not manifest.exists():
-            raise FileNotFoundError(f"no SR models at {path} (manifest.json missing)")
-        meta = json.loads(manifest.read_text())
-        self.kind = meta.get("kind", "sr_residual")
-        self.path = path
-        self.models = {}
-        for qp, file in meta["models"].items():
-            f = path / file
-            if not f.is_file():
-                raise FileNotFoundError(f"SR model {f} (QP {qp}) is missing")
-            try:
-                self.models[int(qp)] = torch.jit.load(str(f)).eval()
-            except RuntimeError as e:
-                raise ValueError(f"cannot load SR model {f}: {e}") from e
-
-    @property
-    def qps(self) -> list[int]:
-        return sorted(self.models)
-
-    def for_qp(self, qp: int):
-        return self.models[min(self.qps, key=lambda q: (abs(q - qp), q))]
-
-    def super_resolve(self, lr_y: np.ndarray, qp: int, method: str):
-        """The full-size luma (float tensor, unrounded) for a method."""
-        return super_resolve(self.for_qp(qp), self.kind, lr_y, method)
+#: the QPs the mode's networks are trained for (the seed lists QP 52, beyond HEVC's 8-bit
+#: range 0..51: its last point is QP 51 here)
+SR_QPS = (28, 32, 36, 40, 44, 48, 51)
+#: network kinds (cnn_filter.models) and how their output is used
+SR_KINDS = ("sr_residual", "sr_refine")
 
 
 def super_resolve(model, kind: str, lr_y: np.ndarray, method: str = "bicubic"):
@@ -83,6 +52,33 @@ def super_resolve(model, kind: str, lr_y: np.ndarray, method: str = "bicubic"):
     raise ValueError(f"not a super-resolution model kind: {kind!r}")
 
 
+class SRModels:
+    """The mode's per-QP SR networks (a cnn_filter model set); the network of the nearest
+    trained QP serves a QP."""
+
+    def __init__(self, path):
+        self.set = zoo.open_models(path)
+        self.kind = self.set.kind or "sr_residual"
+        if self.kind not in SR_KINDS:
+            raise ValueError(f"{path} holds {self.kind} models, not super-resolution networks")
+        self.models = self.set.load_all()
+
+    @property
+    def path(self) -> Path:
+        return self.set.path
+
+    @property
+    def qps(self) -> list[int]:
+        return list(self.set.qps)
+
+    def for_qp(self, qp: int):
+        return self.models[self.set.nearest(qp)]
+
+    def super_resolve(self, lr_y: np.ndarray, qp: int, method: str):
+        """The full-size luma (float tensor, unrounded) for a method."""
+        return super_resolve(self.for_qp(qp), self.kind, lr_y, method)
+
+
 @dataclass
 class SREncodeDetails:
     method: str
@@ -92,8 +88,19 @@ class SREncodeDetails:
     lr_size: tuple[int, int]
 
 
-def _split_420(video: hb.Video):
-    return video.y[0], video.u[0], video.v[0]
+def _distortions(models: SRModels, qp: int, full: hb.Video, decoded: hb.Video, criterion: str) -> dict:
+    """Each upsampling method's distortion against the full-size source."""
+    y, u, v = full.y[0], full.u[0], full.v[0]
+    dy, du, dv = decoded.y[0], decoded.u[0], decoded.v[0]
+    out = {}
+    for method in UPSAMPLERS:
+        sr_y = to_uint8(models.super_resolve(dy, qp, method)).astype(np.int64)
+        d = float(((sr_y - y) ** 2).sum())
+        if criterion == "sse_yuv":
+            for lr_c, full_c in ((du, u), (dv, v)):
+                d += float(((to_uint8(upsample2(lr_c, method)).astype(np.int64) - full_c) ** 2).sum()) / 6.0
+        out[method] = d
+    return out
 
 
 def sr_encode(rgb: np.ndarray, qp: int, models: SRModels, *, criterion: str = "sse_y",
@@ -102,18 +109,9 @@ def sr_encode(rgb: np.ndarray, qp: int, models: SRModels, *, criterion: str = "s
         raise ValueError(f"unknown criterion {criterion!r}; choose {' or '.join(CRITERIA)}")
     check_qp(qp)
     full = rgb_to_video(rgb, multiple=4)
-    y, u, v = _split_420(full)
-    lr = hb.Video(downsample2(y)[None], downsample2(u)[None], downsample2(v)[None])
+    lr = half_size(full)
     coded = hb.encode(lr, config="ai", qp=qp, preset=preset)  # verify=True: bit-exact content stream
-    dy, du, dv = _split_420(coded.recon)
-    distortions = {}
-    for method in UPSAMPLERS:
-        sr_y = to_uint8(models.super_resolve(dy, qp, method)).astype(np.int64)
-        d = float(((sr_y - y) ** 2).sum())
-        if criterion == "sse_yuv":
-            for lr_c, full_c in ((du, u), (dv, v)):
-                d += float(((to_uint8(upsample2(lr_c, method)).astype(np.int64) - full_c) ** 2).sum()) / 6.0
-        distortions[method] = d
+    distortions = _distortions(models, qp, full, coded.recon, criterion)
     best = min(UPSAMPLERS, key=lambda m: (distortions[m], UPSAMPLERS.index(m)))
     content = strip_hash_sei(coded.bitstream)
     data = Container(full.width, full.height, ModelStream(qp, best), content).pack()
@@ -127,7 +125,7 @@ def sr_decode(data: bytes, models: SRModels) -> tuple[hb.Video, np.ndarray, Mode
     if (dec.video.width * 2, dec.video.height * 2) != (c.width, c.height):
         raise ValueError(f"content stream is {dec.video.width}x{dec.video.height}, container says "
                          f"{c.width}x{c.height} / 2")
-    dy, du, dv = _split_420(dec.video)
+    dy, du, dv = dec.video.y[0], dec.video.u[0], dec.video.v[0]
     m = c.model.method
     y = to_uint8(models.super_resolve(dy, c.model.qp, m))
     video = hb.Video(y[None], to_uint8(upsample2(du, m))[None], to_uint8(upsample2(dv, m))[None])

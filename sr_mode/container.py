@@ -30,7 +30,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from hm_bridge.resample import UPSAMPLERS
+from sr_mode.resample import UPSAMPLERS
 
 MAGIC = b"HMSR"
 VERSION = 1

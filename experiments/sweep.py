@@ -8,7 +8,6 @@ import functools
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import time
 import traceback
@@ -22,9 +21,8 @@ from tqdm import tqdm
 
 from experiments import catalogue
 from experiments.spec import Experiment, dumps
-from experiments.store import Store
-
-STORE_NAME = "results.sqlite"
+from experiments.store import STORE_NAME, Store
+from hm_bridge.paths import git_commit
 
 
 @dataclass(frozen=True)
@@ -39,14 +37,6 @@ class Job:
     frames: int | None
     preset: str
     sequence_dir: str | None
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "-C", str(Path(__file__).resolve().parent), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
@@ -88,7 +78,7 @@ def _video(name: str, sequence_dir: str | None, frames: int | None):
 
 @functools.lru_cache(maxsize=4)
 def _filter(spec: str):
-    from hm_bridge.filters import resolve_filter
+    from cnn_filter.filters import resolve_filter
 
     return resolve_filter(spec)
 
@@ -114,7 +104,7 @@ def run_job(job: Job) -> dict:
         video = _video(job.sequence, job.sequence_dir, job.frames)
         r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
                       threads=1, frame_threads=1)  # verify=True: a recon/decoder mismatch raises
-        versions = {"x265": r.x265_version, "hm-cnn-loop": _commit()}
+        versions = {"x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
         row.update(

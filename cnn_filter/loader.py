@@ -1,0 +1,78 @@
+"""load_filter(): a trained model (or a directory of per-QP models) as a native in-loop
+filter for hm_bridge.encode/decode. Inference runs in C++ (libtorch), never through
+the Python interpreter."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnn_filter import zoo
+from cnn_filter.models import architecture
+
+
+class CnnFilter:
+    """A libtorch in-loop filter: per-QP TorchScript models, nearest-QP selection (the
+    model id travels in the side information), per-block on/off by rate-distortion.
+    Pass it as ``loop_filter=`` to hm_bridge.encode/decode."""
+
+    def __init__(self, runner, models: zoo.ModelSet):
+        self._runner = runner
+        self.models = models
+
+    @property
+    def path(self) -> Path:
+        return self.models.path
+
+    @property
+    def meta(self) -> dict:
+        return self.models.meta
+
+    def __hmcnn_filter__(self):
+        return self._runner.__hmcnn_filter__()
+
+    @property
+    def qps(self) -> list[int]:
+        return list(self._runner.qps)
+
+    @property
+    def device(self) -> str:
+        return self._runner.device
+
+    def select_model(self, qp: int) -> int:
+        return self._runner.select_model(qp)
+
+    def filter_plane(self, qp: int, y):
+        """Runs the model chosen for ``qp`` on a uint8 luma plane exactly as in the loop;
+        returns (uint8 output, float output in 0..255 before rounding)."""
+        return self._runner.filter_plane(self._runner.select_model(qp), y)
+
+    def __repr__(self) -> str:
+        return f"CnnFilter({str(self.path)!r}, qps={self.qps}, device={self.device!r})"
+
+
+def check_context(models: zoo.ModelSet, context: int) -> None:
+    """Tiles are cut with ``context`` samples around them; a network that looks further
+    would make tiled output differ from whole-picture output."""
+    if models.arch is None:
+        return
+    radius = getattr(architecture(models.arch), "receptive_radius", None)
+    if radius is not None and context < radius:
+        raise ValueError(f"tile context {context} is below {models.arch}'s receptive radius {radius}: "
+                         "tiled inference would differ from whole-picture inference")
+
+
+def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int = 16,
+                rdo: bool = True, log2_block: int = 6) -> CnnFilter:
+    """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of per-QP models
+    (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
+    else CPU. Raises FileNotFoundError / ValueError with the reason, never crashes."""
+    import torch  # loads libtorch before the runner extension
+
+    from cnn_filter._runner import TorchRunner
+
+    models = zoo.open_models(path)
+    check_context(models, context)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    runner = TorchRunner(list(models.qps), [str(f) for f in models.files], device=device, half=half, tile=tile,
+                         context=context, log2_block=log2_block, rdo=rdo)
+    return CnnFilter(runner, models)

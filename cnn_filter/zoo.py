@@ -1,0 +1,121 @@
+"""The model zoo: architecture -> QP -> weights files, with one loader and one
+nearest-QP rule for every user (the in-loop runner, the SR coding mode, the studies,
+and training's --init).
+
+A model set on disk is one of
+
+* a directory with ``manifest.json``: ``{"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}``;
+* a directory of ``qpNN.pt`` files (no manifest);
+* one TorchScript file, with an optional ``.json`` sidecar naming its ``qp``.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from hm_bridge.configs import QP_MAX, QP_MIN
+
+MANIFEST = "manifest.json"
+#: the QP a single model file serves when its sidecar names none
+DEFAULT_QP = 32
+
+
+def nearest_index(qps: Sequence[int], qp: int) -> int:
+    """Index of the trained QP nearest to ``qp`` in ascending ``qps`` (ties: the lower).
+
+    C++ twin: TorchFilter::select_model (cpp/torch_runner/torch_filter.cpp); a test checks
+    that both pick the same model for every QP."""
+    if not qps:
+        raise ValueError("no trained QPs")
+    return min(range(len(qps)), key=lambda i: (abs(qps[i] - qp), qps[i]))
+
+
+def model_file_name(qp: int) -> str:
+    return f"qp{qp}.pt"
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """Per-QP model files of one architecture (QPs ascending)."""
+
+    path: Path
+    qps: tuple[int, ...]
+    files: tuple[Path, ...]
+    meta: dict = field(default_factory=dict)  # the manifest or sidecar
+
+    @property
+    def arch(self) -> str | None:
+        return self.meta.get("arch")
+
+    @property
+    def kind(self) -> str | None:
+        return self.meta.get("kind")
+
+    def nearest(self, qp: int) -> int:
+        return nearest_index(self.qps, qp)
+
+    def file_for(self, qp: int) -> Path:
+        return self.files[self.nearest(qp)]
+
+    def load(self, index: int, device: str = "cpu"):
+        """The TorchScript module of model ``index`` (ValueError if it cannot be loaded)."""
+        import torch
+
+        try:
+            return torch.jit.load(str(self.files[index]), map_location=device).eval()
+        except RuntimeError as e:
+            raise ValueError(f"cannot load TorchScript model {self.files[index]}: {e}") from e
+
+    def load_all(self, device: str = "cpu") -> list:
+        return [self.load(i, device) for i in range(len(self.files))]
+
+
+def _from_manifest(path: Path) -> tuple[dict[int, Path], dict]:
+    manifest = path / MANIFEST
+    meta = json.loads(manifest.read_text())
+    try:
+        return {int(q): path / f for q, f in meta["models"].items()}, meta
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{manifest} is malformed: expected {{'models': {{'QP': 'file.pt'}}}}") from e
+
+
+def _from_qp_files(path: Path) -> dict[int, Path]:
+    return {int(m.group(1)): p for p in path.glob("qp*.pt") if (m := re.fullmatch(r"qp(\d+)\.pt", p.name))}
+
+
+def open_models(path) -> ModelSet:
+    """The model set at ``path``; FileNotFoundError / ValueError with the reason."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / MANIFEST).exists():
+            models, meta = _from_manifest(path)
+        else:
+            models, meta = _from_qp_files(path), {}
+        if not models:
+            raise FileNotFoundError(f"{path} holds no models ({MANIFEST} or qpNN.pt files)")
+    elif path.is_file():
+        sidecar = path.with_suffix(".json")
+        meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        models = {int(meta.get("qp") or DEFAULT_QP): path}
+    else:
+        raise FileNotFoundError(f"no model file or directory at {path}")
+    for qp, file in models.items():
+        if not QP_MIN <= qp <= QP_MAX:
+            raise ValueError(f"model {file} claims QP {qp}, outside {QP_MIN}..{QP_MAX}")
+        if not Path(file).is_file():
+            raise FileNotFoundError(f"model file {file} (QP {qp}) is missing")
+    qps = tuple(sorted(models))
+    return ModelSet(path, qps, tuple(Path(models[q]) for q in qps), meta)
+
+
+def write_manifest(directory: Path, arch: str, kind: str, models: dict[int, str], **extra) -> Path:
+    """(Re)writes a directory's manifest, keeping the QPs it already lists for ``arch``."""
+    path = Path(directory) / MANIFEST
+    old = json.loads(path.read_text()) if path.exists() else {}
+    listed = old.get("models", {}) if old.get("arch") == arch else {}
+    listed.update({str(q): f for q, f in models.items()})
+    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "models": listed}, indent=1, sort_keys=True))
+    return path

@@ -1,0 +1,65 @@
+// Block on/off maps as our filters signal them (side-information layout v1,
+// inloop_side_info.h): read in one pass, written once, applied block by block.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "inloop_side_info.h"
+
+namespace hmcnn {
+
+struct BlockMap {
+    hmcnn_side_info info{};   // model id, frame flag, block size, grid
+    std::vector<uint8_t> on;  // one 0/1 byte per block, raster order
+
+    int block_size() const { return 1 << info.log2_block; }
+};
+
+// An empty map (every block on) for a width x height picture.
+inline BlockMap make_block_map(int width, int height, int log2_block, int model_id) {
+    BlockMap m;
+    m.info.model_id = model_id;
+    m.info.log2_block = log2_block;
+    int n = hmcnn_side_info_blocks(width, height, log2_block, &m.info.blocks_x, &m.info.blocks_y);
+    m.on.assign((size_t)n, 1);
+    return m;
+}
+
+// Parses side information of a width x height picture in one pass; false if malformed.
+inline bool read_block_map(const uint8_t* data, size_t size, int width, int height, BlockMap* out) {
+    if (size < HMCNN_SIDE_INFO_HEADER || data[3] < 3 || data[3] > 8) return false;
+    int bx, by;
+    out->on.resize((size_t)hmcnn_side_info_blocks(width, height, data[3], &bx, &by));
+    return hmcnn_side_info_read(data, size, width, height, &out->info, out->on.data(), out->on.size()) == 0;
+}
+
+// Writes the map as side information; returns the byte count (0: does not fit).
+inline size_t write_block_map(const BlockMap& map, uint8_t* out, size_t capacity) {
+    return hmcnn_side_info_write(&map.info, map.on.data(), out, capacity);
+}
+
+// Calls fn(x0, y0, x1, y1) for every block of the map that is on.
+template <class Fn>
+void for_each_on_block(const BlockMap& map, int width, int height, Fn fn) {
+    int s = map.block_size();
+    for (int by = 0; by < map.info.blocks_y; by++)
+        for (int bx = 0; bx < map.info.blocks_x; bx++)
+            if (map.on[(size_t)by * map.info.blocks_x + bx]) {
+                int x0 = bx * s, y0 = by * s;
+                fn(x0, y0, std::min(x0 + s, width), std::min(y0 + s, height));
+            }
+}
+
+// Copies the blocks that are on from a packed (width-strided) plane into dst.
+template <class Sample>
+void copy_on_blocks(Sample* dst, ptrdiff_t stride, const std::vector<Sample>& src, int width, int height,
+                    const BlockMap& map) {
+    for_each_on_block(map, width, height, [&](int x0, int y0, int x1, int y1) {
+        for (int y = y0; y < y1; y++)
+            std::memcpy(dst + y * stride + x0, &src[(size_t)y * width + x0], (size_t)(x1 - x0) * sizeof(Sample));
+    });
+}
+
+}  // namespace hmcnn

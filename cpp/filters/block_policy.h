@@ -1,0 +1,78 @@
+// The one block on/off policy of our native filters (smoothing, libtorch CNN, ...): the
+// encoder keeps, per block of the side-information map, the filtered or the unfiltered
+// samples, and chooses between "frame off" (nothing sent), "every block on" and "a block
+// map" by D + lambda * R, with D the luma SSE against the source and R the side
+// information's bits. The decoder only follows the map.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "filters/block_map.h"
+
+namespace hmcnn {
+
+// Bytes a side-info SEI NAL costs on top of its payload: start code (3), NAL header (2),
+// payloadType (1), payloadSize (1), UUID (16), rbsp trailing bits (1).
+constexpr int kSeiOverheadBytes = 24;
+
+// HM's lambda for an 8-bit SSE cost at a QP (the intra weight, 0.57).
+inline double hm_lambda(int qp) { return 0.57 * std::pow(2.0, (qp - 12) / 3.0); }
+
+// Sum of squared differences of two planes over [x0, x1) x [y0, y1).
+template <class A, class B>
+uint64_t block_sse(const A* a, ptrdiff_t sa, const B* b, ptrdiff_t sb, int x0, int y0, int x1, int y1) {
+    uint64_t sse = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            int64_t d = (int64_t)a[y * sa + x] - (int64_t)b[y * sb + x];
+            sse += (uint64_t)(d * d);
+        }
+    return sse;
+}
+
+struct BlockCosts {
+    std::vector<uint64_t> unfiltered, filtered;  // per block: SSE against the source
+};
+
+// Per-block SSE of the unfiltered and the filtered plane against the source.
+template <class Sample>
+BlockCosts measure_blocks(const BlockMap& map, const Sample* rec, ptrdiff_t rec_stride, const Sample* filtered,
+                          ptrdiff_t filtered_stride, const Sample* orig, ptrdiff_t orig_stride, int width,
+                          int height) {
+    BlockCosts c;
+    int s = map.block_size();
+    for (int by = 0; by < map.info.blocks_y; by++)
+        for (int bx = 0; bx < map.info.blocks_x; bx++) {
+            int x0 = bx * s, y0 = by * s, x1 = std::min(x0 + s, width), y1 = std::min(y0 + s, height);
+            c.unfiltered.push_back(block_sse(rec, rec_stride, orig, orig_stride, x0, y0, x1, y1));
+            c.filtered.push_back(block_sse(filtered, filtered_stride, orig, orig_stride, x0, y0, x1, y1));
+        }
+    return c;
+}
+
+// Fills map.on / map.info.frame_on by D + lambda * R. rdo == false: every block on.
+inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map) {
+    size_t n = map->on.size();
+    map->info.frame_on = 1;
+    std::fill(map->on.begin(), map->on.end(), 1);
+    if (!rdo) return;
+    uint64_t d_off = 0, d_all = 0, d_map = 0;
+    for (size_t i = 0; i < n; i++) {
+        d_off += costs.unfiltered[i];
+        d_all += costs.filtered[i];
+        d_map += std::min(costs.unfiltered[i], costs.filtered[i]);
+    }
+    double j_off = (double)d_off;
+    double j_all = (double)d_all + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER);
+    double j_map = (double)d_map + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
+    if (j_off <= j_all && j_off <= j_map) {
+        map->info.frame_on = 0;  // nothing is sent
+        return;
+    }
+    if (j_all <= j_map) return;
+    for (size_t i = 0; i < n; i++) map->on[i] = costs.filtered[i] < costs.unfiltered[i];
+}
+
+}  // namespace hmcnn

@@ -1,0 +1,5 @@
+import sys
+
+from hmcnn.cli import main
+
+sys.exit(main())
