@@ -15,16 +15,33 @@ def _cmd_train(args) -> int:
     from cnn_filter.training import TrainSettings
 
     s = TrainSettings(arch=args.arch, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
-                      seed=args.seed, device=args.device or default_device(), eval_every=args.eval_every,
-                      warm_start=not args.no_warm_start, preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti,
-                      init_from=args.init)
+                      warmup=args.warmup, seed=args.seed, device=args.device or default_device(),
+                      eval_every=args.eval_every, warm_start=not args.no_warm_start, jobs=args.jobs,
+                      preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init)
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
-    results = train_models(args.qps, Path(args.out), s, args.cache)
-    print(f"\n{'QP':>3} {'val PSNR-Y unfiltered':>22} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
+    if args.pairs_only:
+        from cnn_filter.train import make_training_pairs
+
+        make_training_pairs(args.qps, Path(args.out), s, args.cache, splits=args.images,
+                            replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
+        print(f"training pairs of QP {', '.join(map(str, args.qps))} made and cached")
+        return 0
+    results = train_models(args.qps, Path(args.out), s, args.cache, splits=args.images,
+                           replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
+    print(f"\n{'QP':>7} {'val PSNR-Y unfiltered':>22} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
     for r in results:
-        print(f"{r.qp:3d} {r.val_psnr_baseline:22.3f} {r.val_psnr_model:9.3f} {r.gain:+8.3f} {r.seconds:7.1f}")
+        qp = "all" if r.qp is None else str(r.qp)
+        print(f"{qp:>7} {r.val_psnr_baseline:22.3f} {r.val_psnr_model:9.3f} {r.gain:+8.3f} {r.seconds:7.1f}")
     print(f"models, metadata and manifest in {args.out}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from cnn_filter.training import export_checkpoints
+
+    for path in export_checkpoints(args.dir, args.out or args.dir, args.training_set):
+        print(f"exported {path}")
     return 0
 
 
@@ -36,16 +53,31 @@ def add_commands(sub) -> None:
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--patch", type=int, default=48)
-    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    t.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up before the cosine decay")
     t.add_argument("--seed", type=int, default=2017)
     t.add_argument("--eval-every", type=int, default=500)
     t.add_argument("--device", default=None, help="cpu, cuda (default: cuda if available)")
     t.add_argument("--preset", default="slow", help="x265 preset used to make the training pairs")
     t.add_argument("--cache", default=None, help="where codec pairs are cached (default OUT/pairs)")
     t.add_argument("--no-warm-start", action="store_true", help="train each QP from scratch")
+    t.add_argument("--jobs", type=int, default=1, help="QPs trained side by side, each from scratch (e.g. on a GPU)")
+    t.add_argument("--workers", type=int, default=1, help="processes coding the training pairs")
+    t.add_argument("--images", choices=["trainval", "all"], default="trainval",
+                   help="BSDS500 splits to train on: train+val, or all three (Kodak is never used)")
+    t.add_argument("--replace-dbf-sao", action="store_true",
+                   help="pairs coded with deblocking and SAO off (a filter that takes their place)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="continue from the models in DIR (each QP from its nearest-QP model), e.g. models/vrcnn")
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
+    t.add_argument("--pairs-only", action="store_true",
+                   help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.set_defaults(func=_cmd_train)
+
+    x = sub.add_parser("export", help="export the checkpoints of an interrupted `hmcnn train` as a model directory")
+    x.add_argument("dir", help="the --out of the training (holding checkpoints/)")
+    x.add_argument("--out", default=None, help="where the models go (default: DIR)")
+    x.add_argument("--training-set", default="", help="a description of the data, for the metadata")
+    x.set_defaults(func=_cmd_export)

@@ -18,12 +18,17 @@ def export_torchscript(model: nn.Module, path: Path) -> Path:
     return Path(path)
 
 
-def export_pt2(model: nn.Module, path: Path, aoti: bool = False) -> Path:
+def export_pt2(model: nn.Module, path: Path, arch: str = "vrcnn", aoti: bool = False) -> Path:
     """torch.export with dynamic height/width; with ``aoti`` also an AOTInductor package
     (compiles C++, takes a minute)."""
+    from cnn_filter.models import architecture, example_inputs
+
     model = model.eval().cpu()
-    example = (torch.rand(1, 1, 64, 96),)
-    dims = {"x": {2: torch.export.Dim("height", min=8, max=8192), 3: torch.export.Dim("width", min=8, max=8192)}}
+    example = example_inputs(arch, 64, 96)
+    half_h, half_w = torch.export.Dim("half_height", min=4, max=4096), torch.export.Dim("half_width", min=4, max=4096)
+    half, full = {2: half_h, 3: half_w}, {2: 2 * half_h, 3: 2 * half_w}  # 4:2:0 pictures have even sizes
+    kind = architecture(arch).kind
+    dims = {"loop_yuv": (full, half, half, None), "sr_residual": (half,)}.get(kind, (full,))
     program = torch.export.export(model, example, dynamic_shapes=dims)
     torch.export.save(program, str(path))
     if aoti:

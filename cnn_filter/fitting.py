@@ -1,24 +1,36 @@
-"""The optimisation loop every model here is trained with: Adam, cosine learning-rate
-decay, a running loss, periodic evaluation, a progress bar."""
+"""The optimisation loop every model here is trained with: Adam, a linear warm-up then
+cosine learning-rate decay, a running loss, periodic evaluation, a progress bar."""
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+#: the learning rate ends at this fraction of its peak
+FINAL_LR_FRACTION = 0.02
+
+
+def lr_factor(step: int, steps: int, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to FINAL_LR_FRACTION."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
 
 def fit(model: nn.Module, batch_loss: Callable[[nn.Module], torch.Tensor], *, steps: int, lr: float,
         eval_every: int, evaluate: Callable[[nn.Module], dict], describe: Callable[[dict], str], desc: str,
-        on_eval: Callable[[dict], None] | None = None) -> list[dict]:
+        on_eval: Callable[[dict], None] | None = None, warmup: int = 0) -> list[dict]:
     """Runs ``steps`` optimisation steps of ``batch_loss(model)``; every ``eval_every``
-    steps and at the end records {"step", "loss", **evaluate(model)}, prints
+    steps and at the end records {"step", "loss", "lr", **evaluate(model)}, prints
     describe(record) and calls on_eval(record). Returns the records."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps), eta_min=lr * 0.05)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, steps, warmup))
     history, running = [], None
-    bar = tqdm(range(steps), desc=desc, unit="step")
+    bar = tqdm(range(steps), desc=desc, unit="step", mininterval=5)
     for step in bar:
         model.train()
         loss = batch_loss(model)
@@ -26,11 +38,13 @@ def fit(model: nn.Module, batch_loss: Callable[[nn.Module], torch.Tensor], *, st
         loss.backward()
         opt.step()
         sched.step()
-        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
-        bar.set_postfix(loss=f"{running:.3e}")
+        if step % 50 == 0 or step + 1 == steps:  # .item() waits for the device: not every step
+            value = loss.item()
+            running = value if running is None else 0.9 * running + 0.1 * value
+            bar.set_postfix(loss=f"{running:.3e}")
         if (step + 1) % eval_every == 0 or step + 1 == steps:
             model.eval()
-            record = {"step": step + 1, "loss": running, **evaluate(model)}
+            record = {"step": step + 1, "loss": running, "lr": sched.get_last_lr()[0], **evaluate(model)}
             history.append(record)
             bar.write(describe(record))
             if on_eval is not None:

@@ -40,39 +40,64 @@ class CnnFilter:
     def select_model(self, qp: int) -> int:
         return self._runner.select_model(qp)
 
+    @property
+    def kind(self) -> str:
+        return self.models.kind or "loop"
+
     def filter_plane(self, qp: int, y):
-        """Runs the model chosen for ``qp`` on a uint8 luma plane exactly as in the loop;
-        returns (uint8 output, float output in 0..255 before rounding)."""
+        """Luma models: runs the model chosen for ``qp`` on a uint8 luma plane exactly as in
+        the loop; returns (uint8 output, float output in 0..255 before rounding)."""
         return self._runner.filter_plane(self._runner.select_model(qp), y)
+
+    def filter_picture(self, qp: int, y, u, v):
+        """Runs the model for slice QP ``qp`` on a 4:2:0 picture exactly as in the loop
+        (every block on); returns uint8 (y, u, v) (u, v unchanged by a luma model)."""
+        return self._runner.filter_picture(self._runner.select_model(qp), y, u, v, qp)
 
     def __repr__(self) -> str:
         return f"CnnFilter({str(self.path)!r}, qps={self.qps}, device={self.device!r})"
 
 
+#: the tile context when the architecture does not say (and the least one used)
+DEFAULT_CONTEXT = 16
+
+
+def receptive_radius(models: zoo.ModelSet) -> int | None:
+    return getattr(architecture(models.arch), "receptive_radius", None) if models.arch else None
+
+
+def default_context(models: zoo.ModelSet) -> int:
+    """At least the architecture's receptive radius, rounded up to a multiple of 8."""
+    radius = receptive_radius(models) or 0
+    return max(DEFAULT_CONTEXT, (radius + 7) // 8 * 8)
+
+
 def check_context(models: zoo.ModelSet, context: int) -> None:
     """Tiles are cut with ``context`` samples around them; a network that looks further
     would make tiled output differ from whole-picture output."""
-    if models.arch is None:
-        return
-    radius = getattr(architecture(models.arch), "receptive_radius", None)
+    radius = receptive_radius(models)
     if radius is not None and context < radius:
         raise ValueError(f"tile context {context} is below {models.arch}'s receptive radius {radius}: "
                          "tiled inference would differ from whole-picture inference")
 
 
-def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int = 16,
+def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int | None = None,
                 rdo: bool = True, log2_block: int = 6) -> CnnFilter:
-    """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of per-QP models
+    """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of models
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
-    else CPU. Raises FileNotFoundError / ValueError with the reason, never crashes."""
+    else CPU. ``context``: None = enough for the architecture's receptive field.
+    Raises FileNotFoundError / ValueError with the reason, never crashes."""
     import torch  # loads libtorch before the runner extension
 
-    from cnn_filter._runner import TorchRunner
+    from cnn_filter._runner import TorchFilterOptions, TorchRunner
 
     models = zoo.open_models(path)
+    context = default_context(models) if context is None else context
     check_context(models, context)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    runner = TorchRunner(list(models.qps), [str(f) for f in models.files], device=device, half=half, tile=tile,
-                         context=context, log2_block=log2_block, rdo=rdo)
-    return CnnFilter(runner, models)
+    o = TorchFilterOptions()
+    o.qps = list(models.qps[:len(models.files)])
+    o.paths = [str(f) for f in models.files]
+    o.kind = models.kind or "loop"
+    o.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    o.half, o.tile, o.context, o.log2_block, o.rdo = half, tile, context, log2_block, rdo
+    return CnnFilter(TorchRunner(o), models)

@@ -1,9 +1,14 @@
-"""Per-QP training of a loop-filter model on (reconstruction -> original) luma patches.
+"""Training of loop filters on (reconstruction -> original) pairs made by our own codec.
 
-    hmcnn train --qps 22 27 32 37 --out models/vrcnn [--steps N] [--quick] [--device cuda]
+    hmcnn train --qps 22 27 32 37 --out models/vrcnn [--steps N] [--device cuda] [--jobs 4]
+    hmcnn train --arch yuv_resnet --qps 17 22 27 32 37 42 --out models/yuv_resnet
 
-MSE, Adam, random patches with the 8 flips/rotations, a held-out validation set (PSNR
-gain over the unfiltered reconstruction), checkpoints, deterministic seeds.
+MSE, Adam with warm-up and cosine decay, random patches with the 8 flips/rotations, a
+held-out validation set (PSNR gain over the unfiltered reconstruction), checkpoints,
+deterministic seeds. A luma filter (kind "loop") gets one model per QP; a YUV filter
+with the QP as an input (kind "loop_yuv") one model for all QPs, its loss weighting
+Y, U, V 6:1:1 as the YUV PSNR does. ``replace_dbf_sao``: pairs coded with x265's
+deblocking and SAO off, for a filter that takes their place.
 """
 from __future__ import annotations
 
@@ -13,53 +18,119 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnn_filter.data import PairSet, make_pairs, training_sources
+from cnn_filter.data import NO_DBF_SAO, PairSet, make_pairs, training_sources
+from cnn_filter.models import architecture
 from cnn_filter.sampling import PatchSampler
 from cnn_filter.training import Task, TrainResult, TrainSettings, train_per_qp
 from hm_bridge.video import plane_psnr
 
+#: weights of Y, U, V in the YUV loss (as PSNR-YUV = (6Y + U + V) / 8)
+YUV_WEIGHTS = (6.0, 1.0, 1.0)
+
+
+def _tensor(plane: np.ndarray, device: str) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(plane)).float().div(255.0)[None, None].to(device)
+
+
+def _uint8(t: torch.Tensor) -> np.ndarray:
+    return t[0, 0].mul(255.0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
 
 @torch.no_grad()
 def apply_model(model: nn.Module, plane: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """A whole luma plane through the model, rounded back to uint8 (as the loop does)."""
-    x = torch.from_numpy(plane).float().div(255.0)[None, None].to(device)
-    y = model(x)[0, 0].mul(255.0).round().clamp(0, 255)
-    return y.to(torch.uint8).cpu().numpy()
+    """A whole luma plane through a luma model, rounded back to uint8 (as the loop does)."""
+    return _uint8(model(_tensor(plane, device)))
+
+
+@torch.no_grad()
+def apply_yuv_model(model: nn.Module, y: np.ndarray, uv: np.ndarray, qp: int, device: str = "cpu"):
+    """A whole picture through a YUV model with the QP input: (Y, (U, V)) as uint8."""
+    out = model(_tensor(y, device), _tensor(uv[0], device), _tensor(uv[1], device),
+                torch.tensor([float(qp)], device=device))
+    return _uint8(out[0]), np.stack([_uint8(out[1]), _uint8(out[2])])
 
 
 class LoopFilterTask(Task):
-    """Reconstruction after deblocking + SAO -> original, same size."""
+    """Reconstruction after the codec's loop filters -> original, same size."""
 
     baseline = "unfiltered"
 
-    def __init__(self, train_sources, val_sources, cache_dir: Path, preset: str):
+    def __init__(self, arch: str, train_sources, val_sources, cache_dir: Path, preset: str, options=(),
+                 workers: int = 1):
+        self.yuv = architecture(arch).kind == "loop_yuv"
         self.train_sources, self.val_sources = train_sources, val_sources
-        self.cache_dir, self.preset = cache_dir, preset
+        self.cache_dir, self.preset, self.options, self.workers = cache_dir, preset, tuple(options), workers
 
     def pairs(self, qp):
-        return (make_pairs(self.train_sources, qp, self.cache_dir, self.preset, "train"),
-                make_pairs(self.val_sources, qp, self.cache_dir, self.preset, "validation"))
+        kw = dict(options=self.options, workers=self.workers)
+        return (make_pairs(self.train_sources, qp, self.cache_dir, self.preset, "train", **kw),
+                make_pairs(self.val_sources, qp, self.cache_dir, self.preset, "validation", **kw))
 
-    def sampler(self, train: PairSet, patch: int, seed: int) -> PatchSampler:
-        return PatchSampler(list(zip(train.inputs, train.targets)), (1, 1), patch, seed)
+    def sampler(self, train: list[PairSet], patch: int, seed: int, device: str) -> PatchSampler:
+        labels = [float(p.qp) for p in train for _ in range(len(p))]
+        if self.yuv:  # on the chroma grid: luma at 2, chroma at 1
+            pictures = [(x, xuv[0], xuv[1], t, tuv[0], tuv[1]) for p in train
+                        for x, xuv, t, tuv in zip(p.inputs, p.inputs_uv, p.targets, p.targets_uv)]
+            return PatchSampler(pictures, (2, 1, 1, 2, 1, 1), patch // 2, seed, device, labels)
+        pictures = [(x, t) for p in train for x, t in zip(p.inputs, p.targets)]
+        return PatchSampler(pictures, (1, 1), patch, seed, device, labels)
 
     def loss(self, model, batch):
-        x, y = batch
-        return nn.functional.mse_loss(model(x), y)
+        if not self.yuv:
+            x, y, _ = batch
+            return nn.functional.mse_loss(model(x), y)
+        y, u, v, ty, tu, tv, qp = batch
+        out = model(y, u, v, qp)
+        losses = [nn.functional.mse_loss(o, t) for o, t in zip(out, (ty, tu, tv))]
+        return sum(w * l for w, l in zip(YUV_WEIGHTS, losses)) / sum(YUV_WEIGHTS)
 
-    def evaluate(self, model, val: PairSet, device: str) -> tuple[float, float]:
+    def evaluate(self, model, val: list[PairSet], device: str) -> dict:
         model.eval()
-        before = [plane_psnr(t, r) for t, r in zip(val.targets, val.inputs)]
-        after = [plane_psnr(t, apply_model(model, r, device)) for t, r in zip(val.targets, val.inputs)]
-        return float(np.mean(before)), float(np.mean(after))
+        before, after, per_qp, chroma = [], [], {}, []
+        for p in val:
+            for i in range(len(p)):
+                b = plane_psnr(p.targets[i], p.inputs[i])
+                if self.yuv:
+                    y, uv = apply_yuv_model(model, p.inputs[i], p.inputs_uv[i], p.qp, device)
+                    chroma.append([plane_psnr(p.targets_uv[i][c], uv[c]) - plane_psnr(p.targets_uv[i][c],
+                                                                                     p.inputs_uv[i][c])
+                                   for c in (0, 1)])
+                else:
+                    y = apply_model(model, p.inputs[i], device)
+                before.append(b)
+                after.append(plane_psnr(p.targets[i], y))
+            per_qp[str(p.qp)] = float(np.mean(after[-len(p):]) - np.mean(before[-len(p):]))
+        record = {"val_psnr_baseline": float(np.mean(before)), "val_psnr_model": float(np.mean(after))}
+        if len(val) > 1:
+            record["val_gain_per_qp"] = per_qp
+        if chroma:
+            record["val_gain_u"], record["val_gain_v"] = (float(g) for g in np.mean(chroma, axis=0))
+        return record
 
 
-def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None) -> list[TrainResult]:
-    """Makes the codec pairs, trains one model per QP, exports each, writes manifest.json."""
+def _task(out: Path, s: TrainSettings, cache_dir, splits: str, replace_dbf_sao: bool, workers: int):
     out = Path(out)
-    train_src, val_src, described = training_sources()
+    train_src, val_src, described = training_sources(splits=splits)
     if s.max_images:
         train_src, val_src = train_src[: s.max_images], val_src[: max(2, s.max_images // 4)]
+    if replace_dbf_sao:
+        described += ", coded with deblocking and SAO off"
     print(f"training set: {described}: {len(train_src)} train / {len(val_src)} validation pictures")
-    task = LoopFilterTask(train_src, val_src, Path(cache_dir) if cache_dir else out / "pairs", s.preset)
-    return train_per_qp(task, qps, out, s, described)
+    task = LoopFilterTask(s.arch, train_src, val_src, Path(cache_dir) if cache_dir else out / "pairs", s.preset,
+                          NO_DBF_SAO if replace_dbf_sao else (), workers)
+    return task, described
+
+
+def make_training_pairs(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
+                        splits: str = "trainval", replace_dbf_sao: bool = False, workers: int = 1) -> None:
+    """Only the codec pairs of every QP, cached (e.g. made on a CPU machine before a GPU session)."""
+    task, _ = _task(out, s, cache_dir, splits, replace_dbf_sao, workers)
+    for qp in qps:
+        task.pairs(qp)
+
+
+def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
+                 splits: str = "trainval", replace_dbf_sao: bool = False, workers: int = 1) -> list[TrainResult]:
+    """Makes the codec pairs, trains the models, exports each, writes manifest.json."""
+    task, described = _task(out, s, cache_dir, splits, replace_dbf_sao, workers)
+    return train_per_qp(task, qps, Path(out), s, described)

@@ -2,9 +2,11 @@
 
 A ``Task`` says what differs between them: which pairs, which patches, which loss,
 which baseline the validation PSNR is compared with. ``train_model`` runs the one
-optimisation loop (cnn_filter.fitting.fit) for one model; ``train_per_qp`` trains one
+optimisation loop (cnn_filter.fitting.fit) for one model. ``train_per_qp`` trains one
 model per QP (highest QP first, each warm-started from the previous one or from an
-existing model directory), exports each, writes its metadata and the manifest.
+existing model directory; or, with ``jobs`` > 1, the QPs side by side in worker
+processes, each from scratch); an architecture with ``qp_input`` is trained once on the
+pairs of every QP. Each model is exported with its metadata, and the manifest written.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from cnn_filter import zoo
 from cnn_filter.data import PairSet
 from cnn_filter.export import export_pt2, export_torchscript, write_metadata
 from cnn_filter.fitting import fit
-from cnn_filter.models import create_model
+from cnn_filter.models import architecture, create_model
 from cnn_filter.sampling import PatchSampler
 
 
@@ -29,12 +31,14 @@ class TrainSettings:
     arch: str = "vrcnn"
     steps: int = 2000
     batch: int = 32
-    patch: int = 48  # patch side at the network's input
+    patch: int = 48  # patch side at the network's (luma) input
     lr: float = 1e-3
+    warmup: int = 0  # steps of linear learning-rate warm-up before the cosine decay
     seed: int = 2017
     device: str = "cpu"
     eval_every: int = 500
     warm_start: bool = True  # each QP starts from the previous (higher) QP's model
+    jobs: int = 1  # QPs trained side by side (each from scratch)
     preset: str = "slow"  # x265 preset of the training pairs
     max_images: int | None = None  # cap on training images (quick runs)
     pt2: bool = True  # also export torch.export .pt2
@@ -44,7 +48,7 @@ class TrainSettings:
 
 @dataclass
 class TrainResult:
-    qp: int | None
+    qp: int | None  # None: one model for every QP
     val_psnr_baseline: float  # mean validation PSNR-Y without the network
     val_psnr_model: float  # ... and with it
     seconds: float
@@ -56,7 +60,8 @@ class TrainResult:
 
 
 class Task(ABC):
-    """What one kind of network is trained on and judged by."""
+    """What one kind of network is trained on and judged by. Training and validation
+    data come as lists of PairSets (one per QP; one list item for a per-QP model)."""
 
     #: what the validation PSNR is compared with, for logs and metadata
     baseline: str = "baseline"
@@ -66,37 +71,33 @@ class Task(ABC):
         """(training, validation) pairs for a QP."""
 
     @abstractmethod
-    def sampler(self, train: PairSet, patch: int, seed: int) -> PatchSampler:
+    def sampler(self, train: list[PairSet], patch: int, seed: int, device: str) -> PatchSampler:
         """Random patches of the training pairs; batch() feeds loss()."""
 
     @abstractmethod
     def loss(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        """The loss of one batch (tensors already on the model's device)."""
+        """The loss of one batch (tensors on the model's device)."""
 
     @abstractmethod
-    def evaluate(self, model: nn.Module, val: PairSet, device: str) -> tuple[float, float]:
-        """Mean validation PSNR-Y (baseline, model)."""
+    def evaluate(self, model: nn.Module, val: list[PairSet], device: str) -> dict:
+        """Validation: {"val_psnr_baseline": mean PSNR-Y without the network,
+        "val_psnr_model": with it, ...anything else worth logging}."""
 
 
-def train_model(task: Task, train: PairSet, val: PairSet, s: TrainSettings, init: dict | None = None,
+def train_model(task: Task, train: list[PairSet], val: list[PairSet], s: TrainSettings, init: dict | None = None,
                 checkpoint: Path | None = None, label: str = "") -> tuple[nn.Module, TrainResult]:
     """Trains one model of ``s.arch`` on ``train``; validation on ``val``."""
-    torch.manual_seed(s.seed + (train.qp or 0))
+    qp = train[0].qp if len(train) == 1 else None
+    torch.manual_seed(s.seed + (qp or 0))
     model = create_model(s.arch).to(s.device)
     if init is not None:
         model.load_state_dict(init)
-    sampler = task.sampler(train, s.patch, s.seed + 1000 * (train.qp or 0))
-
-    def batch_loss(m):
-        return task.loss(m, tuple(t.to(s.device) for t in sampler.batch(s.batch)))
-
-    def evaluate(m):
-        before, after = task.evaluate(m, val, s.device)
-        return {"val_psnr_baseline": before, "val_psnr_model": after}
+    sampler = task.sampler(train, s.patch, s.seed + 1000 * (qp or 0), s.device)
 
     def save(record):
         if checkpoint is not None:
-            torch.save({"state_dict": model.state_dict(), "step": record["step"], "settings": asdict(s)}, checkpoint)
+            torch.save({"state_dict": model.state_dict(), "step": record["step"], "settings": asdict(s),
+                        "qp": qp, "qps": sorted(p.qp for p in train), "record": record}, checkpoint)
 
     def describe(r):
         return (f"{s.arch} {label} step {r['step']}: loss {r['loss']:.3e}, validation PSNR-Y {task.baseline} "
@@ -104,11 +105,11 @@ def train_model(task: Task, train: PairSet, val: PairSet, s: TrainSettings, init
                 f"({r['val_psnr_model'] - r['val_psnr_baseline']:+.3f})")
 
     t0 = time.perf_counter()
-    history = fit(model, batch_loss, steps=s.steps, lr=s.lr, eval_every=s.eval_every, evaluate=evaluate,
-                  describe=describe, desc=f"train {s.arch} {label}", on_eval=save)
+    history = fit(model, lambda m: task.loss(m, sampler.batch(s.batch)), steps=s.steps, lr=s.lr,
+                  eval_every=s.eval_every, evaluate=lambda m: task.evaluate(m, val, s.device), describe=describe,
+                  desc=f"train {s.arch} {label}", on_eval=save, warmup=s.warmup)
     last = history[-1]
-    result = TrainResult(train.qp, last["val_psnr_baseline"], last["val_psnr_model"], time.perf_counter() - t0,
-                         history)
+    result = TrainResult(qp, last["val_psnr_baseline"], last["val_psnr_model"], time.perf_counter() - t0, history)
     return model.cpu().eval(), result
 
 
@@ -128,7 +129,7 @@ def export_model(model: nn.Module, out: Path, name: str, s: TrainSettings, resul
     """TorchScript (what the runners load), optionally .pt2 / AOTInductor, and metadata."""
     export_torchscript(model, out / f"{name}.pt")
     if s.pt2:
-        export_pt2(model, out / f"{name}.pt2", aoti=s.aoti)
+        export_pt2(model, out / f"{name}.pt2", s.arch, aoti=s.aoti)
     write_metadata(out / f"{name}.json", arch=s.arch, kind=getattr(model, "kind", None), qp=result.qp,
                    torchscript=f"{name}.pt", pt2=f"{name}.pt2" if s.pt2 else None, baseline=task.baseline,
                    val_psnr_baseline=result.val_psnr_baseline, val_psnr_model=result.val_psnr_model,
@@ -137,22 +138,105 @@ def export_model(model: nn.Module, out: Path, name: str, s: TrainSettings, resul
     return out / f"{name}.pt"
 
 
+def _train_one_qp(task: Task, qp: int, out: Path, s: TrainSettings, described: str, init: dict | None):
+    train, val = task.pairs(qp)
+    if s.init_from:
+        init = initial_weights(s.init_from, qp, s.arch)
+    model, res = train_model(task, [train], [val], s, init, out / "checkpoints" / f"qp{qp}.pth", label=f"QP {qp}")
+    name = Path(zoo.model_file_name(qp)).stem
+    export_model(model, out, name, s, res, task, training_set=described, train_pictures=len(train),
+                 validation_pictures=len(val), init_from=s.init_from)
+    return model, res
+
+
+def _train_qp_in_worker(args) -> TrainResult:
+    task, qp, out, s, described = args
+    torch.set_num_threads(1)
+    return _train_one_qp(task, qp, out, s, described, None)[1]
+
+
+def _train_joint(task: Task, qps: list[int], out: Path, s: TrainSettings, described: str) -> TrainResult:
+    """One model on the pairs of every QP (an architecture with the QP as an input)."""
+    sets = [task.pairs(qp) for qp in sorted(qps)]
+    init = zoo.open_models(s.init_from).load(0).state_dict() if s.init_from else None
+    model, res = train_model(task, [t for t, _ in sets], [v for _, v in sets], s, init,
+                             out / "checkpoints" / "model.pth", label=f"QP {min(qps)}..{max(qps)}")
+    export_model(model, out, zoo.QP_INPUT_MODEL, s, res, task, training_set=described, trained_qps=sorted(qps),
+                 train_pictures=len(sets[0][0]), validation_pictures=len(sets[0][1]), init_from=s.init_from)
+    zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{zoo.QP_INPUT_MODEL}.pt", sorted(qps),
+                                training_set=described)
+    return res
+
+
+def export_checkpoints(directory: Path, out: Path, described: str = "", task: Task | None = None) -> list[Path]:
+    """The models of an interrupted training (``directory/checkpoints/*.pth``, each
+    written at a validation step) exported as a model directory, manifest included."""
+    directory, out = Path(directory), Path(out)
+    files = sorted((directory / "checkpoints").glob("*.pth"))
+    if not files:
+        raise FileNotFoundError(f"no checkpoints in {directory / 'checkpoints'}")
+    out.mkdir(parents=True, exist_ok=True)
+    exported, per_qp = [], {}
+    for f in files:
+        ck = torch.load(f, map_location="cpu", weights_only=False)
+        s = TrainSettings(**{**ck["settings"], "pt2": False, "aoti": False})
+        model = create_model(s.arch)
+        model.load_state_dict(ck["state_dict"])
+        record = ck.get("record") or {}
+        qp = ck.get("qp", int(f.stem[2:]) if f.stem.startswith("qp") else None)
+        result = TrainResult(qp, record.get("val_psnr_baseline", float("nan")),
+                             record.get("val_psnr_model", float("nan")), float("nan"), [record] if record else [])
+        name = f.stem if qp is None else Path(zoo.model_file_name(qp)).stem
+        exported.append(export_model(model.eval(), out, name, s, result, task or _Described(),
+                                     training_set=described, checkpoint=str(f), checkpoint_step=ck["step"]))
+        if qp is None:
+            zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{name}.pt",
+                                        ck.get("qps") or [], training_set=described)
+        else:
+            per_qp[qp] = f"{name}.pt"
+            zoo.write_manifest(out, s.arch, architecture(s.arch).kind, per_qp, training_set=described)
+    return exported
+
+
+class _Described(Task):
+    """Metadata only: the baseline name of an exported checkpoint."""
+
+    baseline = "unfiltered"
+
+    def pairs(self, qp):
+        raise NotImplementedError
+
+    def sampler(self, train, patch, seed, device):
+        raise NotImplementedError
+
+    def loss(self, model, batch):
+        raise NotImplementedError
+
+    def evaluate(self, model, val, device):
+        raise NotImplementedError
+
+
 def train_per_qp(task: Task, qps: list[int], out: Path, s: TrainSettings, described: str) -> list[TrainResult]:
-    """One model per QP into ``out`` (qpNN.pt, .pt2, .json, checkpoints/, manifest.json)."""
+    """The models of ``qps`` into ``out`` (.pt, .pt2, .json, checkpoints/, manifest.json)."""
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    results, init, files = [], None, {}
-    for qp in sorted(qps, reverse=True):  # high QPs first: the strongest artefacts train fastest
-        train, val = task.pairs(qp)
-        if s.init_from:
-            init = initial_weights(s.init_from, qp, s.arch)
-        model, res = train_model(task, train, val, s, init if (s.warm_start or s.init_from) else None,
-                                 out / "checkpoints" / f"qp{qp}.pth", label=f"QP {qp}")
-        init = model.state_dict()
-        name = Path(zoo.model_file_name(qp)).stem
-        export_model(model, out, name, s, res, task, training_set=described, train_pictures=len(train),
-                     validation_pictures=len(val), init_from=s.init_from)
-        files[qp] = f"{name}.pt"
-        results.append(res)
-    zoo.write_manifest(out, s.arch, getattr(create_model(s.arch), "kind", "loop"), files, training_set=described)
+    if getattr(architecture(s.arch), "qp_input", False):
+        return [_train_joint(task, qps, out, s, described)]
+    order = sorted(qps, reverse=True)  # high QPs first: the strongest artefacts train fastest
+    if s.jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
+        for qp in order:
+            task.pairs(qp)  # make (and cache) the pairs first, with every core
+        with ProcessPoolExecutor(min(s.jobs, len(order)), mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_train_qp_in_worker, [(task, qp, out, s, described) for qp in order]))
+    else:
+        results, init = [], None
+        for qp in order:
+            model, res = _train_one_qp(task, qp, out, s, described, init if s.warm_start else None)
+            init = model.state_dict()
+            results.append(res)
+    zoo.write_manifest(out, s.arch, architecture(s.arch).kind, {qp: zoo.model_file_name(qp) for qp in qps},
+                       training_set=described)
     return sorted(results, key=lambda r: r.qp)

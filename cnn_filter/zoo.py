@@ -4,7 +4,9 @@ and training's --init).
 
 A model set on disk is one of
 
-* a directory with ``manifest.json``: ``{"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}``;
+* a directory with ``manifest.json``: ``{"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}``,
+  or, for an architecture that takes the QP as an input, ``{..., "model": "model.pt",
+  "qps": [trained QPs]}``: one file serves every QP;
 * a directory of ``qpNN.pt`` files (no manifest);
 * one TorchScript file, with an optional ``.json`` sidecar naming its ``qp``.
 """
@@ -19,6 +21,8 @@ from typing import Sequence
 from hm_bridge.configs import QP_MAX, QP_MIN
 
 MANIFEST = "manifest.json"
+#: the file name (without .pt) of a model that takes the QP as an input
+QP_INPUT_MODEL = "model"
 #: the QP a single model file serves when its sidecar names none
 DEFAULT_QP = 32
 
@@ -42,9 +46,14 @@ class ModelSet:
     """Per-QP model files of one architecture (QPs ascending)."""
 
     path: Path
-    qps: tuple[int, ...]
+    qps: tuple[int, ...]  # per-QP models: their QPs; a QP-input model: the QPs it was trained on
     files: tuple[Path, ...]
     meta: dict = field(default_factory=dict)  # the manifest or sidecar
+
+    @property
+    def qp_input(self) -> bool:
+        """One model for every QP, which gets the slice QP as an input."""
+        return bool(self.meta.get("model"))
 
     @property
     def arch(self) -> str | None:
@@ -55,7 +64,7 @@ class ModelSet:
         return self.meta.get("kind")
 
     def nearest(self, qp: int) -> int:
-        return nearest_index(self.qps, qp)
+        return 0 if self.qp_input else nearest_index(self.qps, qp)
 
     def file_for(self, qp: int) -> Path:
         return self.files[self.nearest(qp)]
@@ -77,6 +86,8 @@ def _from_manifest(path: Path) -> tuple[dict[int, Path], dict]:
     manifest = path / MANIFEST
     meta = json.loads(manifest.read_text())
     try:
+        if meta.get("model"):  # a QP-input model: listed under each QP it was trained on
+            return {int(q): path / meta["model"] for q in meta["qps"]}, meta
         return {int(q): path / f for q, f in meta["models"].items()}, meta
     except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{manifest} is malformed: expected {{'models': {{'QP': 'file.pt'}}}}") from e
@@ -108,6 +119,8 @@ def open_models(path) -> ModelSet:
         if not Path(file).is_file():
             raise FileNotFoundError(f"model file {file} (QP {qp}) is missing")
     qps = tuple(sorted(models))
+    if meta.get("model"):
+        return ModelSet(path, qps, (Path(models[qps[0]]),), meta)
     return ModelSet(path, qps, tuple(Path(models[q]) for q in qps), meta)
 
 
@@ -118,4 +131,12 @@ def write_manifest(directory: Path, arch: str, kind: str, models: dict[int, str]
     listed = old.get("models", {}) if old.get("arch") == arch else {}
     listed.update({str(q): f for q, f in models.items()})
     path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "models": listed}, indent=1, sort_keys=True))
+    return path
+
+
+def write_qp_input_manifest(directory: Path, arch: str, kind: str, file: str, qps: list[int], **extra) -> Path:
+    """The manifest of a directory holding one model that serves every QP."""
+    path = Path(directory) / MANIFEST
+    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "model": file, "qps": sorted(qps)}, indent=1,
+                               sort_keys=True))
     return path

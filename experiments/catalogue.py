@@ -12,6 +12,19 @@ from hm_bridge.paths import data_root
 
 CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 
+#: the JCT-VC sheet: classes each config's Overall averages (per sequence) ...
+OVERALL_CLASSES = {"ai": ("A", "B", "C", "D", "E"), "ra": ("A", "B", "C", "D"),
+                   "ldb": ("B", "C", "D", "E"), "ldp": ("B", "C", "D", "E")}
+#: ... and the class reported on its own row, never in Overall (screen content)
+SEPARATE_CLASSES = ("F",)
+CTC_CLASSES = ("A", "B", "C", "D", "E", "F")
+
+
+def tested_in(cls: str, config: str) -> bool:
+    """Whether the CTC codes a class under a config (class E is not tested in RA, class A
+    not in LD); classes outside the CTC (builtin, kodak, yours) always are."""
+    return cls not in CTC_CLASSES or cls in SEPARATE_CLASSES or cls in OVERALL_CLASSES.get(config, ())
+
 
 @dataclass(frozen=True)
 class Sequence:
@@ -38,8 +51,6 @@ class Sequence:
 
     def problem(self, sequence_dir: Path | None) -> str | None:
         """Why this sequence cannot be coded here, or None."""
-        if self.bit_depth != 8:
-            return f"{self.bit_depth}-bit sequence: this build codes 8-bit only"
         if self.builtin:
             return None
         if self.file and sequence_dir is None:
@@ -58,7 +69,9 @@ class Sequence:
 
             video = rgb_to_video(load_image_rgb(self.source(sequence_dir)))
         else:
-            video = hb.Video.from_yuv(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps)
+            # 10-bit class A sources are rounded to 8 bits as HM's Main CTC does (Video.from_yuv)
+            video = hb.Video.from_yuv(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps,
+                                      bit_depth=self.bit_depth)
         if self.crop:
             w, h = self.crop
             video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],

@@ -17,15 +17,17 @@ def _cmd_run(args) -> int:
         return 2
     exp = load_experiment(args.experiment) if args.experiment else preset_experiment(args.preset)
     overrides = {k: v for k, v in (("frames", args.frames), ("test", args.test), ("sequence_dir", args.sequence_dir),
-                                   ("preset", args.x265_preset)) if v is not None}
+                                   ("preset", args.x265_preset), ("qp_cascade", args.qp_cascade),
+                                   ("placement", args.placement)) if v is not None}
     if args.qps:
         overrides["qps"] = args.qps
     if args.configs:
         overrides["configs"] = args.configs
     exp = dataclasses.replace(exp, **overrides)
     exp.validate()
-    print(f"experiment {exp.name}: anchor '{exp.anchor}' (x265, filter off) vs test '{exp.test}', "
-          f"configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, x265 preset {exp.preset}")
+    print(f"experiment {exp.name}: anchor '{exp.anchor}' (x265, filter off) vs test '{exp.test}' "
+          f"({exp.placement}), configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, "
+          f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
           f"{summary['failed']} failed; results in {Path(args.out) / STORE_NAME}")
@@ -35,12 +37,13 @@ def _cmd_run(args) -> int:
 
 
 def _print_report(out: Path, method: str) -> None:
-    from experiments.report import markdown, report
+    from experiments.report import report
 
-    table = report(out, method)
+    report(out, method)
     print()
-    print(markdown(table, method))
-    print(f"report: {out / 'report.html'}  table: {out / 'bdrate.csv'}, {out / 'bdrate.md'}")
+    print((out / "bdrate.md").read_text())
+    print(f"report: {out / 'report.html'}  tables: {out / 'bdrate.csv'}, {out / 'bdrate_jvet.csv'}, "
+          f"{out / 'bdrate.md'}")
 
 
 def _cmd_report(args) -> int:
@@ -77,6 +80,8 @@ def _cmd_sr_study(args) -> int:
 
 def add_commands(sub) -> None:
     from experiments.bdrate import METHODS
+    from hm_bridge.cascade import CASCADES
+    from hm_bridge.configs import PLACEMENTS
     from sr_mode.codec import SR_QPS
 
     ctc = sub.add_parser("ctc", help="common-test-condition sweeps and BD-rate reports")
@@ -94,6 +99,10 @@ def add_commands(sub) -> None:
     r.add_argument("--test", help="the test filter: smoothing, a model directory, ...")
     r.add_argument("--sequence-dir", help="folder holding the JCT-VC .yuv files")
     r.add_argument("--x265-preset", help="x265 preset (default: the experiment's)")
+    r.add_argument("--qp-cascade", choices=CASCADES, help="HM's per-picture QPs: hm16.20 (default) or l1100")
+    r.add_argument("--placement", choices=PLACEMENTS,
+                   help="where the test filter runs: loop (default), post (on decoded output) or replace "
+                        "(in the loop, deblocking and SAO off)")
     r.add_argument("--report", action="store_true", help="write and print the report when done")
     r.add_argument("--method", default=METHODS[0], choices=METHODS)
     r.set_defaults(func=_cmd_run)

@@ -1,10 +1,19 @@
 """BD-rate tables and the HTML report of a sweep (hmcnn ctc report DIR).
 
-Writes DIR/bdrate.csv (one row per sequence and config, plus class and overall rows),
-DIR/bdrate.md (laid out like the JCT-VC sheet) and DIR/report.html (self-contained:
-tables and RD curves as inline SVG). Averages: a class row is the mean of its
-sequences' BD-rates; the overall row the mean over every sequence; EncT/DecT are the
-geometric means over QPs of test/anchor time, averaged geometrically in class rows.
+Writes DIR/bdrate.csv (one row per sequence and config, plus class and Overall rows),
+DIR/bdrate_jvet.csv (the JCT-VC/JVET summary sheet's layout, for pasting), DIR/bdrate.md
+and DIR/report.html (self-contained: tables, RD curves, delta-PSNR plots). Every table
+states what was coded: frames, encoder and preset, QP cascade, intra period, anchor,
+test, placement, and whether each class is a complete CTC class.
+
+Averages as the sheet takes them: a class row is the mean of its sequences' BD-rates;
+Overall is the mean over the sequences of the classes the config's template averages
+(AI: A-E, RA: A-D, LD: B-E; class F on its own row, never in Overall; builtin, kodak and
+user classes never in it); EncT/DecT are geometric means of test/anchor time over every
+(sequence, QP) pair of the rows averaged. A component whose RD curve is not monotone
+(PSNR not rising with rate) is flagged and kept out of the means, with the reason; low
+PSNR overlap is flagged for Y, U and V. Class and Overall rows carry a bootstrap 95 %
+interval of the mean over their sequences (resampled sequences; not part of the sheet).
 """
 from __future__ import annotations
 
@@ -18,13 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.bdrate import MIN_OVERLAP, bd_rate, overlap
+from experiments import catalogue
+from experiments.bdrate import METHODS, MIN_OVERLAP, bd_psnr, bd_rate, monotone, overlap
 from experiments.store import STORE_NAME, Store
 
-ANCHOR_NOTE = ("Anchor: x265 with the in-loop filter off (same x265 settings), not HM. "
-               "Rates from bitstream bytes (picture-hash SEI excluded); PSNR per frame averaged (HM's way); "
-               "YUV = (6Y+U+V)/8.")
 COMPONENTS = ("y", "u", "v", "yuv")
+#: components whose curves are checked (YUV follows from them)
+CHECKED = ("y", "u", "v")
+BOOTSTRAP_SAMPLES = 2000
+BOOTSTRAP_SEED = 2024
 
 
 @dataclass
@@ -33,11 +44,19 @@ class Row:
     cls: str
     sequence: str
     config: str
-    bd: dict = field(default_factory=dict)  # component -> % or None
+    bd: dict = field(default_factory=dict)  # component -> BD-rate % or None
+    bd_psnr: dict = field(default_factory=dict)  # component -> BD-PSNR dB or None
     enc_t: float | None = None
     dec_t: float | None = None
-    overlap_y: float | None = None
-    note: str = ""
+    overlap: dict = field(default_factory=dict)  # component -> PSNR overlap (sequence rows)
+    excluded: dict = field(default_factory=dict)  # component -> why it stays out of the means
+    ci: dict = field(default_factory=dict)  # component -> (low, high), class / overall rows
+    notes: list = field(default_factory=list)
+    time_ratios: list = field(default_factory=list)  # (enc, dec) test/anchor per QP
+
+    @property
+    def note(self) -> str:
+        return "; ".join(self.notes)
 
 
 def _geomean(values) -> float | None:
@@ -53,103 +72,234 @@ def points(rows: list[dict]) -> dict:
     return out
 
 
-def compute(rows: list[dict], qps: list[int], method: str = "pchip") -> list[Row]:
-    table: list[Row] = []
-    for (cls, seq, config), arms in sorted(points(rows).items()):
-        row = Row("sequence", cls, seq, config)
-        missing = [f"{arm} QP {q}" for arm in ("anchor", "test") for q in qps if q not in arms[arm]]
-        if missing:
-            row.note = "missing: " + ", ".join(missing)
-            table.append(row)
-            continue
-        a = [arms["anchor"][q] for q in qps]
-        t = [arms["test"][q] for q in qps]
-        rate_a, rate_t = [p["kbps"] for p in a], [p["kbps"] for p in t]
-        for c in COMPONENTS:
-            da, dt = [p[f"psnr_{c}"] for p in a], [p[f"psnr_{c}"] for p in t]
+def _sequence_row(cls, seq, config, arms, qps, method) -> Row:
+    row = Row("sequence", cls, seq, config)
+    missing = [f"{arm} QP {q}" for arm in ("anchor", "test") for q in qps if q not in arms[arm]]
+    if missing:
+        row.notes.append("missing: " + ", ".join(missing))
+        return row
+    a, t = [arms["anchor"][q] for q in qps], [arms["test"][q] for q in qps]
+    rate_a, rate_t = [p["kbps"] for p in a], [p["kbps"] for p in t]
+    for c in COMPONENTS:
+        da, dt = [p[f"psnr_{c}"] for p in a], [p[f"psnr_{c}"] for p in t]
+        if c in CHECKED:
+            bent = [arm for arm, r, d in (("anchor", rate_a, da), ("test", rate_t, dt)) if not monotone(r, d)]
+            if bent:
+                row.excluded[c] = f"{c.upper()}: non-monotone RD curve ({' and '.join(bent)})"
+                row.notes.append(row.excluded[c] + ", kept out of the means")
+            row.overlap[c] = overlap(da, dt)
+            if row.overlap[c] < MIN_OVERLAP:
+                row.notes.append(f"{c.upper()}: low PSNR overlap ({row.overlap[c]:.0%})")
+        for target, fn in ((row.bd, bd_rate), (row.bd_psnr, bd_psnr)):
             try:
-                row.bd[c] = bd_rate(rate_a, da, rate_t, dt, method)
+                target[c] = fn(rate_a, da, rate_t, dt, method)
             except ValueError as e:
-                row.bd[c] = None
-                row.note = f"{c.upper()}: {e}"
-        row.overlap_y = overlap([p["psnr_y"] for p in a], [p["psnr_y"] for p in t])
-        if row.overlap_y < MIN_OVERLAP:
-            row.note = (row.note + "; " if row.note else "") + f"low PSNR-Y overlap ({row.overlap_y:.0%})"
-        row.enc_t = _geomean(tt["enc_seconds"] / aa["enc_seconds"] for aa, tt in zip(a, t))
-        row.dec_t = _geomean(tt["dec_seconds"] / aa["dec_seconds"] for aa, tt in zip(a, t))
-        table.append(row)
-    seq_rows = [r for r in table if r.bd]
-    for key_fn, kind in ((lambda r: (r.cls, r.config), "class"), (lambda r: ("all", r.config), "overall")):
-        groups = defaultdict(list)
-        for r in seq_rows:
-            groups[key_fn(r)].append(r)
-        for (cls, config), members in sorted(groups.items()):
-            agg = Row(kind, cls, f"{len(members)} sequences", config)
-            for c in COMPONENTS:
-                vals = [m.bd[c] for m in members if m.bd.get(c) is not None]
-                agg.bd[c] = float(np.mean(vals)) if vals else None
-            agg.enc_t = _geomean(m.enc_t for m in members)
-            agg.dec_t = _geomean(m.dec_t for m in members)
+                target[c] = None
+                if fn is bd_rate:
+                    row.notes.append(f"{c.upper()}: {e}")
+    if any(k in row.excluded for k in CHECKED):
+        row.excluded.setdefault("yuv", "YUV: a component's curve is not monotone")
+    row.time_ratios = [(tt["enc_seconds"] / aa["enc_seconds"], tt["dec_seconds"] / aa["dec_seconds"])
+                       for aa, tt in zip(a, t) if aa["enc_seconds"] and aa["dec_seconds"]]
+    row.enc_t = _geomean(r[0] for r in row.time_ratios)
+    row.dec_t = _geomean(r[1] for r in row.time_ratios)
+    return row
+
+
+def _bootstrap(values: list[float]) -> tuple[float, float] | None:
+    if len(values) < 2:
+        return None
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    v = np.asarray(values)
+    means = v[rng.integers(0, len(v), (BOOTSTRAP_SAMPLES, len(v)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _aggregate(kind: str, cls: str, config: str, members: list[Row]) -> Row:
+    complete = [m for m in members if m.bd]
+    agg = Row(kind, cls, f"{len(complete)} sequences", config)
+    for c in COMPONENTS:
+        for target, source in ((agg.bd, "bd"), (agg.bd_psnr, "bd_psnr")):
+            vals = [getattr(m, source).get(c) for m in complete if c not in m.excluded]
+            vals = [v for v in vals if v is not None]
+            target[c] = float(np.mean(vals)) if vals else None
+            if source == "bd" and len(vals) >= 2:
+                agg.ci[c] = _bootstrap(vals)
+        out = [m.sequence for m in complete if c in m.excluded and c in CHECKED]
+        if out:
+            agg.notes.append(f"{c.upper()} without {', '.join(out)} (non-monotone)")
+    absent = [m.sequence for m in members if not m.bd]
+    if absent:
+        agg.notes.append(f"without {', '.join(absent)} (missing QPs)")
+    agg.time_ratios = [r for m in complete for r in m.time_ratios]
+    agg.enc_t = _geomean(r[0] for r in agg.time_ratios)
+    agg.dec_t = _geomean(r[1] for r in agg.time_ratios)
+    return agg
+
+
+def compute(rows: list[dict], qps: list[int], method: str = "pchip") -> list[Row]:
+    """Sequence rows, then a row per class, then each config's Overall (CTC classes only)."""
+    seq_rows = [_sequence_row(cls, seq, config, arms, qps, method)
+                for (cls, seq, config), arms in sorted(points(rows).items())]
+    table = list(seq_rows)
+    by_class = defaultdict(list)
+    for r in seq_rows:
+        by_class[(r.cls, r.config)].append(r)
+    for (cls, config), members in sorted(by_class.items()):
+        table.append(_aggregate("class", cls, config, members))
+    for config in sorted({r.config for r in seq_rows}):
+        members = [r for r in seq_rows if r.config == config and r.cls in catalogue.OVERALL_CLASSES.get(config, ())]
+        if members:
+            agg = _aggregate("overall", "Overall", config, members)
+            agg.sequence = f"{agg.sequence} of classes {''.join(sorted({m.cls for m in members}))}"
             table.append(agg)
     return table
 
 
+# --- what was coded -------------------------------------------------------------------------
+def class_completeness(rows: list[dict], frames: int | None) -> dict[str, str]:
+    """Per class: a complete CTC class (every sequence, every frame) or what it lacks."""
+    cat = catalogue.load_catalogue()
+    coded = defaultdict(set)
+    for r in rows:
+        coded[r["class"]].add(r["sequence"])
+    out = {}
+    for cls, names in sorted(coded.items()):
+        if cls not in catalogue.CTC_CLASSES:
+            out[cls] = "not a CTC class"
+            continue
+        total = len(cat[cls])
+        full_frames = frames is None or all(frames >= s.frames for s in cat[cls])
+        if len(names) == total and full_frames:
+            out[cls] = f"complete CTC class ({total} sequences, all frames)"
+        else:
+            out[cls] = (f"partial CTC class: {len(names)} of {total} sequences"
+                        + ("" if full_frames else f", {frames} frames instead of the CTC's"))
+    return out
+
+
+def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]:
+    """(what, value) lines that say what a table is."""
+    exp = meta.get("experiment") or {}
+    versions = next((r.get("versions") for r in rows if r.get("versions")), {}) or {}
+    periods = defaultdict(set)
+    for r in rows:
+        if r["config"] == "ra" and r.get("intra_period"):
+            periods[r["intra_period"]].add(r["sequence"])
+    period = ("; ".join(f"{p} ({', '.join(sorted(s))})" for p, s in sorted(periods.items()))
+              if periods else "AI: every picture; LD: the first only")
+    frames = sorted({r["frames"] for r in rows if r.get("frames")})
+    return [
+        ("anchor", f"x265 {versions.get('x265', '')}, filter {exp.get('anchor', 'none')} (deblocking + SAO on) "
+                   "- not HM"),
+        ("test", f"{exp.get('test')} (placement: {exp.get('placement', 'loop')})"),
+        ("encoder", f"x265 {versions.get('x265', '?')}, preset {exp.get('preset')}, decoder libde265"),
+        ("frames coded", f"{exp.get('frames') or 'all of each sequence'} (coded: {', '.join(map(str, frames))})"),
+        ("QPs", ", ".join(map(str, exp.get("qps") or []))),
+        ("QP cascade", f"{exp.get('qp_cascade', 'l1100')} (HM's per-picture QPs forced, keyed on x265's real layers)"),
+        ("RA intra period", period),
+        ("classes", "; ".join(f"{c}: {v}" for c, v in class_completeness(rows, exp.get("frames")).items())),
+        ("BD method", f"{method}; BD-rate from bitstream bytes (picture-hash SEI excluded, side info counted), "
+                      "PSNR per frame averaged (HM), YUV = (6Y+U+V)/8"),
+    ]
+
+
+# --- outputs ------------------------------------------------------------------------------
 def _pct(v) -> str:
     return "n/a" if v is None else f"{v:+.2f}%"
+
+
+def _db(v) -> str:
+    return "n/a" if v is None else f"{v:+.3f}"
 
 
 def _time(v) -> str:
     return "n/a" if v is None else f"{v * 100:.0f}%"
 
 
-def write_csv(table: list[Row], path: Path, method: str) -> None:
+def _ci(r: Row, c: str) -> str:
+    ci = r.ci.get(c)
+    return "" if not ci else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def _rank(r: Row) -> tuple:
+    """The sheet's order: sequences; Class A..E; Overall; Class F; then classes outside the CTC."""
+    if r.kind == "sequence":
+        return 0, r.cls, r.sequence
+    if r.kind == "overall":
+        return 2, "", ""
+    if r.cls in catalogue.SEPARATE_CLASSES:
+        return 3, r.cls, ""
+    return (1 if r.cls in catalogue.CTC_CLASSES else 4), r.cls, ""
+
+
+def _ordered(table: list[Row], config: str) -> list[Row]:
+    return sorted((r for r in table if r.config == config), key=_rank)
+
+
+def write_csv(table: list[Row], path: Path, method: str, header: list[tuple[str, str]]) -> None:
     with open(path, "w", newline="") as f:
+        for what, value in header:
+            f.write(f"# {what}: {value}\n")
         w = csv.writer(f)
-        w.writerow(["kind", "class", "sequence", "config", "method", "bd_rate_y", "bd_rate_u", "bd_rate_v",
-                    "bd_rate_yuv", "enc_t", "dec_t", "overlap_y", "note"])
+        w.writerow(["kind", "class", "sequence", "config", "method",
+                    *[f"bd_rate_{c}" for c in COMPONENTS], *[f"bd_psnr_{c}" for c in COMPONENTS],
+                    "ci95_y_low", "ci95_y_high", "enc_t", "dec_t", "overlap_y", "overlap_u", "overlap_v", "note"])
+        fmt = lambda v, d=4: "" if v is None else f"{v:.{d}f}"
         for r in table:
-            w.writerow([r.kind, r.cls, r.sequence, r.config, method,
-                        *[("" if r.bd.get(c) is None else f"{r.bd[c]:.4f}") for c in COMPONENTS],
-                        "" if r.enc_t is None else f"{r.enc_t:.4f}", "" if r.dec_t is None else f"{r.dec_t:.4f}",
-                        "" if r.overlap_y is None else f"{r.overlap_y:.3f}", r.note])
+            ci = r.ci.get("y") or (None, None)
+            w.writerow([r.kind, r.cls, r.sequence, r.config, method, *[fmt(r.bd.get(c)) for c in COMPONENTS],
+                        *[fmt(r.bd_psnr.get(c)) for c in COMPONENTS], fmt(ci[0]), fmt(ci[1]), fmt(r.enc_t),
+                        fmt(r.dec_t), *[fmt(r.overlap.get(c), 3) for c in CHECKED], r.note])
 
 
-def markdown(table: list[Row], method: str) -> str:
-    lines = [f"BD-rate ({method}), test vs anchor. {ANCHOR_NOTE}", ""]
+JVET_COLUMNS = ("config", "row", "Y", "U", "V", "EncT", "DecT")
+
+
+def write_jvet_csv(table: list[Row], path: Path, header: list[tuple[str, str]]) -> None:
+    """The summary sheet's layout: per config, Class A..E, Overall, then Class F (and any
+    other class after), each with Y, U, V BD-rates and EncT, DecT."""
+    with open(path, "w", newline="") as f:
+        for what, value in header:
+            f.write(f"# {what}: {value}\n")
+        w = csv.writer(f)
+        w.writerow(JVET_COLUMNS)
+        for config in sorted({r.config for r in table}):
+            for r in _ordered(table, config):
+                if r.kind == "sequence":
+                    continue
+                name = "Overall" if r.kind == "overall" else f"Class {r.cls}"
+                w.writerow([config.upper(), name, *[_pct(r.bd.get(c)) for c in CHECKED], _time(r.enc_t),
+                            _time(r.dec_t)])
+
+
+def markdown(table: list[Row], method: str, header: list[tuple[str, str]] | None = None) -> str:
+    lines = [f"BD-rate ({method}), test vs anchor.", ""]
+    lines += [f"- **{what}**: {value}" for what, value in header or []] + [""]
     for config in sorted({r.config for r in table}):
         lines += [f"### {config.upper()}", "",
-                  "| class | sequence | Y | U | V | YUV | EncT | DecT | note |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-        ordered = ([r for r in table if r.config == config and r.kind == "sequence"]
-                   + [r for r in table if r.config == config and r.kind == "class"]
-                   + [r for r in table if r.config == config and r.kind == "overall"])
-        for r in ordered:
+                  "| class | sequence | Y | U | V | YUV | BD-PSNR Y | Y 95% CI | EncT | DecT | note |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        for r in _ordered(table, config):
             name = r.sequence if r.kind == "sequence" else f"**{r.kind}** ({r.sequence})"
             lines.append(f"| {r.cls} | {name} | " + " | ".join(_pct(r.bd.get(c)) for c in COMPONENTS)
-                         + f" | {_time(r.enc_t)} | {_time(r.dec_t)} | {r.note} |")
+                         + f" | {_db(r.bd_psnr.get('y'))} | {_ci(r, 'y')} | {_time(r.enc_t)} | {_time(r.dec_t)}"
+                         f" | {r.note} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def _rd_svg(arms: dict, qps: list[int], title: str, test_label: str) -> str:
+# --- plots ------------------------------------------------------------------------------------
+def _figure(width=4.2, height=3.0):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(4.2, 3.0), dpi=80)
-    for arm, style in (("anchor", "o-"), ("test", "s--")):
-        pts = [arms[arm][q] for q in qps if q in arms[arm]]
-        if pts:
-            ax.plot([p["kbps"] for p in pts], [p["psnr_y"] for p in pts], style,
-                    label="anchor (filter off)" if arm == "anchor" else f"test: {test_label}")
-    ax.xaxis.set_major_locator(MaxNLocator(5))  # rate labels never run into each other
-    ax.set_xlabel("kbps")
-    ax.set_ylabel("PSNR-Y (dB)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    return plt, *plt.subplots(figsize=(width, height), dpi=80)
+
+
+def _svg(plt, fig) -> str:
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
@@ -158,37 +308,117 @@ def _rd_svg(arms: dict, qps: list[int], title: str, test_label: str) -> str:
     return svg[svg.index("<svg"):]
 
 
-def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, path: Path, method: str) -> None:
+def _rd_svg(arms: dict, qps: list[int], title: str, test_label: str) -> str:
+    from matplotlib.ticker import MaxNLocator
+
+    plt, fig, ax = _figure()
+    for arm, style in (("anchor", "o-"), ("test", "s--")):
+        pts = [arms[arm][q] for q in qps if q in arms[arm]]
+        if pts:
+            ax.plot([p["kbps"] for p in pts], [p["psnr_y"] for p in pts], style,
+                    label="anchor (filter off)" if arm == "anchor" else f"test: {test_label}")
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # rate labels never run into each other
+    ax.set(xlabel="kbps", ylabel="PSNR-Y (dB)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _svg(plt, fig)
+
+
+def _delta_rate_svg(arms: dict, qps: list[int], title: str) -> str:
+    """Test minus anchor PSNR-Y at each QP, against the test's rate: the gain that a full
+    RD plot hides."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt, fig, ax = _figure()
+    both = [q for q in qps if q in arms["anchor"] and q in arms["test"]]
+    ax.plot([arms["test"][q]["kbps"] for q in both],
+            [arms["test"][q]["psnr_y"] - arms["anchor"][q]["psnr_y"] for q in both], "s-", color="tab:green")
+    for q in both:
+        ax.annotate(f"QP {q}", (arms["test"][q]["kbps"], arms["test"][q]["psnr_y"] - arms["anchor"][q]["psnr_y"]),
+                    fontsize=6, xytext=(2, 2), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.set(xlabel="kbps (test)", ylabel="delta PSNR-Y (dB)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return _svg(plt, fig)
+
+
+def _gop_svg(arms: dict, qp: int, title: str) -> str | None:
+    """Per-picture PSNR-Y of test minus anchor along the sequence at one QP: whether the
+    gain propagates through prediction (in-loop) or stays per picture."""
+    a, t = arms["anchor"].get(qp), arms["test"].get(qp)
+    if not (a and t and a.get("per_frame") and t.get("per_frame")):
+        return None
+    pa, pt = np.asarray(a["per_frame"]["psnr"])[:, 0], np.asarray(t["per_frame"]["psnr"])[:, 0]
+    if len(pa) != len(pt) or len(pa) < 2:
+        return None
+    plt, fig, ax = _figure(5.0, 2.6)
+    types = t["per_frame"].get("types") or ["?"] * len(pt)
+    colors = {"I": "tab:red", "P": "tab:blue", "B": "tab:orange", "b": "tab:gray"}
+    ax.bar(range(len(pt)), pt - pa, color=[colors.get(x, "tab:gray") for x in types])
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set(xlabel="picture (display order; red I, blue P, orange B, grey b)", ylabel="delta PSNR-Y (dB)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="y")
+    return _svg(plt, fig)
+
+
+def _td(v: str, signed: float | None = None, good_if_negative: bool = True) -> str:
+    cls = "" if signed is None else (" class='neg'" if (signed < 0) == good_if_negative else " class='pos'")
+    return f"<td{cls}>{html.escape(v)}</td>"
+
+
+def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, path: Path, method: str,
+               header: list[tuple[str, str]]) -> None:
+    exp = meta.get("experiment") or {}
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>hm-cnn-loop CTC report</title>",
-             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px}"
-             "td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}td:nth-child(-n+2){text-align:left}"
-             ".agg{background:#f3f3f3;font-weight:bold}.plots{display:flex;flex-wrap:wrap;gap:8px}"
-             ".neg{color:#060}.pos{color:#a00}</style></head><body>",
-             "<h1>hm-cnn-loop: BD-rate report</h1>",
-             f"<p><b>{html.escape(ANCHOR_NOTE)}</b></p>",
-             f"<p>BD-rate method: {method}. Experiment: <code>{html.escape(str(meta.get('experiment')))}</code></p>"]
+             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px;"
+             "margin-bottom:1em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
+             "td:nth-child(-n+2){text-align:left}.agg{background:#f3f3f3;font-weight:bold}"
+             ".plots{display:flex;flex-wrap:wrap;gap:8px}.neg{color:#060}.pos{color:#a00}"
+             ".meta td{text-align:left}</style></head><body>",
+             "<h1>hm-cnn-loop: BD-rate report</h1><h2>What was coded</h2><table class='meta'>"]
+    parts += [f"<tr><th>{html.escape(w)}</th><td>{html.escape(str(v))}</td></tr>" for w, v in header]
+    parts.append("</table><h3>Experiment</h3><table class='meta'>")
+    parts += [f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in sorted(exp.items())]
+    parts.append("</table>")
     for what, why in meta.get("skipped") or []:
         parts.append(f"<p>Skipped {html.escape(what)}: {html.escape(why)}</p>")
     for config in sorted({r.config for r in table}):
         parts.append(f"<h2>{config.upper()}</h2><table><tr><th>class</th><th>sequence</th><th>Y</th><th>U</th>"
-                     "<th>V</th><th>YUV</th><th>EncT</th><th>DecT</th><th>note</th></tr>")
-        for r in sorted((r for r in table if r.config == config), key=lambda r: ("sco".index(r.kind[0]), r.cls)):
+                     "<th>V</th><th>YUV</th><th>BD-PSNR Y</th><th>Y 95% CI</th><th>EncT</th><th>DecT</th>"
+                     "<th>note</th></tr>")
+        for r in _ordered(table, config):
             cls = "" if r.kind == "sequence" else " class='agg'"
-            cells = "".join(
-                f"<td class='{'neg' if (r.bd.get(c) or 0) < 0 else 'pos'}'>{_pct(r.bd.get(c))}</td>" for c in COMPONENTS)
+            cells = "".join(_td(_pct(r.bd.get(c)), r.bd.get(c) or 0) for c in COMPONENTS)
+            cells += _td(_db(r.bd_psnr.get("y")), r.bd_psnr.get("y") or 0, good_if_negative=False)
             parts.append(f"<tr{cls}><td>{html.escape(r.cls)}</td><td>{html.escape(r.sequence)}</td>{cells}"
-                         f"<td>{_time(r.enc_t)}</td><td>{_time(r.dec_t)}</td><td>{html.escape(r.note)}</td></tr>")
+                         f"{_td(_ci(r, 'y'))}{_td(_time(r.enc_t))}{_td(_time(r.dec_t))}{_td(r.note)}</tr>")
         parts.append("</table>")
+    test_label = Path(str(exp.get("test", "filter"))).name
+    pts = sorted(points(rows).items())
     parts.append("<h2>RD curves (PSNR-Y)</h2><div class='plots'>")
-    test_label = Path(str((meta.get("experiment") or {}).get("test", "filter"))).name
-    for (cls, seq, config), arms in sorted(points(rows).items()):
-        parts.append(f"<div>{_rd_svg(arms, qps, f'{seq} ({cls}) {config}', test_label)}</div>")
+    parts += [f"<div>{_rd_svg(arms, qps, f'{seq} ({cls}) {config}', test_label)}</div>"
+              for (cls, seq, config), arms in pts]
+    parts.append("</div><h2>Gain against rate (test - anchor PSNR-Y)</h2><div class='plots'>")
+    parts += [f"<div>{_delta_rate_svg(arms, qps, f'{seq} ({cls}) {config}')}</div>"
+              for (cls, seq, config), arms in pts]
+    mid = qps[len(qps) // 2] if qps else None
+    gop = [(k, _gop_svg(arms, mid, f"{k[1]} ({k[0]}) {k[2]}, QP {mid}")) for k, arms in pts if k[2] != "ai"]
+    gop = [(k, svg) for k, svg in gop if svg]
+    if gop:
+        parts.append(f"</div><h2>Per-picture gain along the sequence (QP {mid})</h2><div class='plots'>")
+        parts += [f"<div>{svg}</div>" for _, svg in gop]
     parts.append("</div></body></html>")
     Path(path).write_text("\n".join(parts))
 
 
 def report(out: Path, method: str = "pchip") -> list[Row]:
     out = Path(out)
+    if method not in METHODS:
+        raise ValueError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
     if not (out / STORE_NAME).exists():
         raise FileNotFoundError(f"no results in {out} (run `hmcnn ctc run --out {out}` first)")
     store = Store(out / STORE_NAME)
@@ -212,7 +442,9 @@ def report(out: Path, method: str = "pchip") -> list[Row]:
     for f in failed:
         meta["skipped"].append((f"job {f['sequence']} {f['config']} QP {f['qp']} {f['arm']}",
                                 "failed: " + (f["error"] or "").splitlines()[0]))
-    write_csv(table, out / "bdrate.csv", method)
-    (out / "bdrate.md").write_text(markdown(table, method))
-    write_html(table, rows, qps, meta, out / "report.html", method)
+    header = describe(meta, rows, method)
+    write_csv(table, out / "bdrate.csv", method, header)
+    write_jvet_csv(table, out / "bdrate_jvet.csv", header)
+    (out / "bdrate.md").write_text(markdown(table, method, header))
+    write_html(table, rows, qps, meta, out / "report.html", method, header)
     return table

@@ -1,7 +1,9 @@
 """An experiment: anchor (filter off) vs test (a filter) over sequences x configs x QPs.
 
 YAML keys: name, classes and/or sequences, configs, qps, frames, preset, test (a filter
-spec: smoothing, a model directory, ...), anchor (default none), sequence_dir.
+spec: smoothing, a model directory, ...), anchor (default none), sequence_dir,
+qp_cascade (hm16.20 or l1100), placement (loop, post or replace: where the test filter
+runs), ctc_rules (default true: skip class/config pairs the CTC does not test).
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_preset, check_qp
+from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
+from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_placement, check_preset, check_qp
 from hm_bridge.paths import REPO
 
 SHIPPED_VRCNN = REPO / "models" / "vrcnn"
@@ -35,6 +38,9 @@ class Experiment:
     anchor: str = "none"
     test: str = field(default_factory=default_test_filter)
     sequence_dir: str | None = None
+    qp_cascade: str = DEFAULT_CASCADE
+    placement: str = "loop"
+    ctc_rules: bool = True
 
     def validate(self) -> None:
         for c in self.configs:
@@ -45,6 +51,8 @@ class Experiment:
         if len(self.qps) < 2:
             raise ValueError("BD-rate needs at least two QPs")
         check_preset(self.preset)
+        get_cascade(self.qp_cascade)
+        check_placement(self.placement)
         if self.frames is not None and self.frames < 1:
             raise ValueError("frames must be positive")
 

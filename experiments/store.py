@@ -31,6 +31,7 @@ JOB_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("side_info_bytes", "INTEGER", ""),
     ("per_frame", "TEXT", "JSON: psnr y/u/v and bits per frame"),
     ("versions", "TEXT", "JSON: x265, torch, hm-cnn-loop commit"),
+    ("intra_period", "INTEGER", "RA: pictures between IDRs"),
     ("finished_at", "REAL", ""),
 )
 COLUMNS = [name for name, _, _ in JOB_COLUMNS]
@@ -48,6 +49,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._add_new_columns()
+
+    def _add_new_columns(self) -> None:
+        """A store written by an older version gains the columns added since."""
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(jobs)")}
+        with self.db:
+            for name, sql_type, _ in JOB_COLUMNS:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {sql_type.replace('PRIMARY KEY', '')}")
 
     def close(self) -> None:
         self.db.close()

@@ -37,6 +37,8 @@ class Job:
     frames: int | None
     preset: str
     sequence_dir: str | None
+    qp_cascade: str = "hm16.20"
+    placement: str = "loop"  # of the filter (the anchor has none)
 
 
 def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
@@ -59,13 +61,18 @@ def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
             skipped.append((f"sequence {seq.name}", why))
             continue
         for config in configs:
+            if exp.ctc_rules and not catalogue.tested_in(seq.cls, config):
+                skipped.append((f"sequence {seq.name} in {config}", f"class {seq.cls} is not tested in {config} "
+                                                                    "by the JCT-VC CTC"))
+                continue
             for qp in exp.qps:
                 for arm, spec in (("anchor", exp.anchor), ("test", exp.test)):
-                    ident = json.dumps([seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset,
-                                        fingerprints[arm]])
-                    key = hashlib.sha256(ident.encode()).hexdigest()[:20]
+                    placement = exp.placement if arm == "test" else "loop"
+                    what = [seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset, fingerprints[arm],
+                            exp.qp_cascade, placement]
+                    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
-                                    exp.sequence_dir))
+                                    exp.sequence_dir, exp.qp_cascade, placement))
     return jobs, skipped
 
 
@@ -103,7 +110,8 @@ def run_job(job: Job) -> dict:
     try:
         video = _video(job.sequence, job.sequence_dir, job.frames)
         r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
-                      threads=1, frame_threads=1)  # verify=True: a recon/decoder mismatch raises
+                      threads=1, frame_threads=1, qp_cascade=job.qp_cascade, placement=job.placement)
+        # verify=True: a recon/decoder mismatch raises
         versions = {"x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
@@ -112,7 +120,9 @@ def run_job(job: Job) -> dict:
             psnr_y=r.psnr.y, psnr_u=r.psnr.u, psnr_v=r.psnr.v, psnr_yuv=r.psnr.yuv, mse_psnr_y=r.psnr.mse_y,
             ssim_y=ssim_y(video, r.recon), cs_psnr=cs_psnr(r.psnr), enc_seconds=r.seconds,
             dec_seconds=r.decode.seconds, md5_match=int(bool(r.md5_match)), side_info_bytes=r.side_info_bytes,
-            per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist()},
+            per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist(),
+                       "types": r.frame_types, "qps": r.slice_qps},
+            intra_period=r.intra_period,
             versions=versions)
     except Exception as e:  # recorded, reported, retried on the next run
         row.update(status="failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")

@@ -8,7 +8,9 @@ import numpy as np
 
 from hm_bridge import _core
 from hm_bridge.bitstream import count_bytes, is_hash_sei, split_nals
-from hm_bridge.configs import TUNE, CodingConfig, check_preset, check_qp, ctu_size_for, get_config
+from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
+from hm_bridge.configs import (NO_DBF_SAO, TUNE, CodingConfig, check_placement, check_preset, check_qp,
+                               ctu_size_for, get_config)
 from hm_bridge.video import PsnrReport, Video
 
 
@@ -49,6 +51,10 @@ class EncodeResult:
     x265_version: str
     x265_options: list[tuple[str, str]]
     decode: DecodeResult | None  # the verifying decode (verify=True)
+    slice_qps: list[int] = field(default_factory=list)  # display order: the QP each picture was coded at
+    placement: str = "loop"  # where the filter ran (hm_bridge.configs.PLACEMENTS)
+    qp_cascade: str | None = None  # the HM QP cascade forced per picture (None: x265's own QPs)
+    intra_period: int | None = None
 
     @property
     def kbps(self) -> float:
@@ -88,6 +94,20 @@ def decode(bitstream: bytes, *, loop_filter=None, threads: int | None = None, fp
     return DecodeResult(video, seconds, out.hash_mismatches, hashed, list(out.warnings))
 
 
+SLICE_TYPE_CODES = {"I": 2, "P": 1, "B": 0, "b": 0}  # HEVC slice_type of x265's frame types
+
+
+def post_filter(video: Video, loop_filter, qps: list[int], frame_types: list[str] | None = None) -> Video:
+    """``loop_filter`` applied to every picture of ``video`` outside any coding loop
+    (placement "post": no side information; the filter's default on the whole picture).
+    ``qps``: the QP each picture was coded at (the filter may pick its model by it)."""
+    if len(qps) != len(video):
+        raise ValueError(f"post_filter needs one QP per picture ({len(video)}), got {len(qps)}")
+    types = [SLICE_TYPE_CODES.get(t, 2) for t in (frame_types or ["I"] * len(video))]
+    out = _core.post_filter(loop_filter, video.to_i420(), len(video), video.width, video.height, list(qps), types)
+    return Video.from_i420(out, video.width, video.height, video.fps)
+
+
 def _select_frames(video: Video, frames: int | None) -> Video:
     if not isinstance(video, Video):
         raise TypeError("video must be an hm_bridge.Video")
@@ -99,19 +119,19 @@ def _select_frames(video: Video, frames: int | None) -> Video:
 
 
 def _settings(video: Video, cfg: CodingConfig, qp: int, preset: str, options: list[tuple[str, str]],
-              hm_qp_offsets: bool, threads, frame_threads) -> _core.EncoderSettings:
+              cascade: str | None, threads, frame_threads) -> _core.EncoderSettings:
     s = _core.EncoderSettings()
     s.width, s.height = video.width, video.height
     s.fps_num, s.fps_den = int(round(video.fps * 1000)), 1000
     s.preset, s.tune, s.options = preset, TUNE, options
-    s.frame_qp = cfg.frame_qps(qp, len(video), video.fps) if hm_qp_offsets else []
+    s.frame_qp = cfg.frame_qps(qp, len(video), video.fps, cascade) if cascade else []
     s.frame_threads = _threads_arg(frame_threads, "frame_threads")
     s.pool_threads = _threads_arg(threads, "threads")
     return s
 
 
-def _x265_options(video: Video, cfg: CodingConfig, qp: int, extra) -> list[tuple[str, str]]:
-    options = cfg.x265_options(qp, video.fps) + list(extra or [])
+def _x265_options(video: Video, cfg: CodingConfig, qp: int, cascade: str, extra) -> list[tuple[str, str]]:
+    options = cfg.x265_options(qp, video.fps, cascade) + list(extra or [])
     ctu = ctu_size_for(video.width, video.height)
     if ctu != 64 and not any(k == "ctu" for k, _ in options):
         options.append(("ctu", str(ctu)))
@@ -137,9 +157,13 @@ def _result(out, video: Video, cfg: CodingConfig, qp: int, options, seconds: flo
 
 
 def _verify(result: EncodeResult, loop_filter) -> None:
-    """Decodes the stream with the same filter: decoder output must equal the encoder's
-    reconstruction bit for bit, and every picture hash must match."""
-    result.decode = decode(result.bitstream, loop_filter=loop_filter, fps=result.fps)
+    """Decodes the stream with the same filter (in the loop, or after it for a post-
+    filter): decoder output must equal the encoder's reconstruction bit for bit, and every
+    picture hash must match."""
+    post = result.placement == "post"
+    result.decode = decode(result.bitstream, loop_filter=None if post else loop_filter, fps=result.fps)
+    if post and loop_filter is not None:
+        result.decode.video = post_filter(result.decode.video, loop_filter, result.slice_qps, result.frame_types)
     enc_md5, dec_md5 = result.recon.md5(), result.decode.video.md5()
     if enc_md5 != dec_md5 or len(result.decode.video) != len(result.recon):
         raise ReconMismatchError(
@@ -160,15 +184,21 @@ def encode(
     threads: int | None = None,
     frame_threads: int | None = None,
     hm_qp_offsets: bool = True,
+    qp_cascade: str = DEFAULT_CASCADE,
     verify: bool = True,
     extra_options: list[tuple[str, str]] | None = None,
+    placement: str = "loop",
 ) -> EncodeResult:
     """Encodes ``video`` with x265 under a CTC-like ``config`` ("ai", "ra", "ldp").
 
     ``loop_filter``: None, a Python callable (gets a Picture, may return side-info bytes)
-    or a native filter object; it runs inside the coding loop, after deblocking + SAO.
+    or a native filter object. ``placement``: "loop" (default) runs it inside the coding
+    loop after deblocking + SAO; "replace" codes with deblocking and SAO off and runs it
+    in their place; "post" codes without it and applies it to every reconstructed /
+    decoded picture (no side information, nothing predicted from its output).
     ``threads``: x265 worker-pool size; ``frame_threads``: pictures coded concurrently.
-    ``hm_qp_offsets``: apply HM's per-picture QP offsets of the config.
+    ``hm_qp_offsets``: force HM's per-picture QPs, of the ``qp_cascade`` "hm16.20"
+    (HM >= 16.14's cfgs, default) or "l1100" (hm_bridge/cascade.py).
     ``verify``: decode the stream with the same filter and raise ReconMismatchError
     unless the decoder's output equals the encoder's reconstruction bit for bit.
     """
@@ -176,11 +206,22 @@ def encode(
     cfg = get_config(config)
     check_qp(qp)
     check_preset(preset)
-    options = _x265_options(video, cfg, qp, extra_options)
-    settings = _settings(video, cfg, qp, preset, options, hm_qp_offsets, threads, frame_threads)
+    check_placement(placement)
+    get_cascade(qp_cascade)
+    extra = list(extra_options or []) + (list(NO_DBF_SAO) if placement == "replace" else [])
+    options = _x265_options(video, cfg, qp, qp_cascade, extra)
+    cascade = qp_cascade if hm_qp_offsets else None
+    settings = _settings(video, cfg, qp, preset, options, cascade, threads, frame_threads)
     t0 = time.perf_counter()
-    out = _core.encode(settings, video.to_i420(), len(video), loop_filter)
+    out = _core.encode(settings, video.to_i420(), len(video), None if placement == "post" else loop_filter)
     result = _result(out, video, cfg, qp, options, time.perf_counter() - t0)
+    result.placement, result.qp_cascade = placement, cascade
+    result.intra_period = cfg.intra_period(video.fps, qp_cascade)
+    result.slice_qps = list(settings.frame_qp) or [qp] * len(video)
+    if placement == "post" and loop_filter is not None:
+        result.recon = post_filter(result.recon, loop_filter, result.slice_qps, result.frame_types)
+        result.psnr = video.psnr(result.recon)
+        result.seconds = time.perf_counter() - t0
     if verify:
         _verify(result, loop_filter)
     return result

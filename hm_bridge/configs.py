@@ -1,7 +1,8 @@
-"""JCT-VC common test conditions (JCTVC-L1100) mapped onto x265, as closely as x265 allows.
+"""JCT-VC common test conditions mapped onto x265, as closely as x265 allows.
 
 Every config shares: constant QP (``--qp``; x265 then turns AQ and cu-tree off),
-``--ipratio 1 --pbratio 1`` (HM's QP offsets are applied per picture instead, below),
+``--ipratio 1 --pbratio 1`` (HM's per-picture QPs are forced instead: the QP cascade of
+HM's cfgs, ``hm16.20`` by default or ``l1100``, see hm_bridge/cascade.py),
 ``--tune psnr`` (no psy-rd/psy-rdoq), ``--hash 1`` (MD5 picture hash SEI, the one
 libde265 checks), ``--no-info`` (x265 would write a 2.25 KB settings SEI at every IDR),
 one slice, no scene-cut detection, no weighted prediction (HM's CTC has it off), and a
@@ -12,19 +13,21 @@ Differences from HM's cfg files that remain (x265 cannot express them):
           "slow" by default); 64x64 CTU, 8x8 min CU as HM, but x265's TU depth and
           merge-candidate count follow the preset.
   - ai:   every picture is an IDR (HM: I slices with one IRAP); no difference in coding tools.
-  - ra:   x265's hierarchy is P + one referenced B per GOP of 8 (P8, B4 referenced,
-          b2 b6 b1 b3 b5 b7 not), HM's is a four-level all-B hierarchy with
-          level-dependent lambdas; IDR every intra period (HM: CRA, open GOP). HM's
-          per-picture QP offsets are applied by POC: +1 (POC%8==0), +2 (POC%4==0),
-          +3 (POC%2==0), +4 (odd).
-  - ldp:  low-delay P with four reference pictures, as HM's LDP; QP offsets of HM's
-          GOP of 4: +3 +2 +3 +1 for POC%4 == 1, 2, 3, 0. x265 has no per-layer lambda.
+  - ra:   x265's hierarchy is P + one referenced B per mini-GOP of 8 (P8, B4 referenced,
+          b2 b6 b1 b3 b5 b7 not), HM's is a four-level (hm16.20: GOP 16, five-level)
+          all-B hierarchy with level-dependent lambdas; IDR every intra period (HM: CRA,
+          open GOP). HM's QPs are keyed on the layer x265 really codes (cascade.py).
+  - ldp:  low-delay P with four reference pictures, as HM's LDP; HM's LD QPs by POC
+          (hm16.20: GOP 8, 5/4/5/4/5/4/5/1 with the offset model, I at -1; l1100: GOP 4,
+          +3 +2 +3 +1). x265 has no per-layer lambda.
   - ldb:  not available: x265 cannot code generalized P/B (B slices whose two lists
           hold only past pictures).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from hm_bridge.cascade import DEFAULT_CASCADE, frame_qps, get_cascade
 
 QP_MIN, QP_MAX = 0, 51
 
@@ -45,48 +48,28 @@ COMMON_OPTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def intra_period_for(fps: float) -> int:
-    """HM CTC's random-access intra period: about one second, a multiple of the GOP (8)."""
-    if fps <= 32:
-        return 32
-    if fps <= 50:
-        return 48
-    return 64
-
-
 @dataclass(frozen=True)
 class CodingConfig:
     name: str
     description: str
     options: tuple[tuple[str, str], ...]
 
-    def x265_options(self, qp: int, fps: float) -> list[tuple[str, str]]:
+    def intra_period(self, fps: float, cascade: str = DEFAULT_CASCADE) -> int | None:
+        """Pictures between IDRs (RA), or None (AI: every picture; LD: only the first)."""
+        return get_cascade(cascade).intra_period(fps) if self.name == "ra" else None
+
+    def x265_options(self, qp: int, fps: float, cascade: str = DEFAULT_CASCADE) -> list[tuple[str, str]]:
         check_qp(qp)
         opts = list(COMMON_OPTIONS) + [("qp", str(qp))] + list(self.options)
         if self.name == "ra":
-            period = str(intra_period_for(fps))
+            period = str(self.intra_period(fps, cascade))
             opts += [("keyint", period), ("min-keyint", period)]
         return opts
 
-    def qp_offset(self, poc: int, fps: float) -> int:
-        """HM's per-picture QP offset for the picture at display index ``poc``."""
-        if self.name == "ai" or poc == 0:
-            return 0
-        if self.name == "ra":
-            if poc % intra_period_for(fps) == 0:
-                return 0
-            if poc % 8 == 0:
-                return 1
-            if poc % 4 == 0:
-                return 2
-            if poc % 2 == 0:
-                return 3
-            return 4
-        return {1: 3, 2: 2, 3: 3, 0: 1}[poc % 4]  # ldp
-
-    def frame_qps(self, qp: int, frames: int, fps: float) -> list[int]:
+    def frame_qps(self, qp: int, frames: int, fps: float, cascade: str = DEFAULT_CASCADE) -> list[int]:
+        """HM's QP for every picture (display order), keyed on what x265 codes."""
         check_qp(qp)
-        return [min(QP_MAX, qp + self.qp_offset(i, fps)) for i in range(frames)]
+        return frame_qps(self.name, cascade, qp, frames, fps)
 
 
 CONFIGS: dict[str, CodingConfig] = {
@@ -122,6 +105,19 @@ def ctu_size_for(width: int, height: int) -> int:
     while ctu > 16 and min(width, height) < ctu:
         ctu //= 2
     return ctu
+
+
+#: x265 options that turn deblocking and SAO off (the "replace" placement)
+NO_DBF_SAO: tuple[tuple[str, str], ...] = (("no-deblock", ""), ("no-sao", ""))
+
+#: where a filter runs: in the loop after deblocking + SAO; as a post-filter on the
+#: decoded output (no side information); in the loop *instead of* deblocking + SAO
+PLACEMENTS = ("loop", "post", "replace")
+
+
+def check_placement(placement: str) -> None:
+    if placement not in PLACEMENTS:
+        raise ValueError(f"unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}")
 
 
 def check_preset(preset: str) -> None:

@@ -5,7 +5,8 @@ write them on the encoder side and read them on the decoder side::
 
     byte 0   layout version (1)
     byte 1   model id (0..255)
-    byte 2   flags: bit 0 frame on, bit 1 block map present (else every block is on)
+    byte 2   flags: bit 0 luma on ("frame on"), bit 1 block map present (else every block
+             is on), bit 2 Cb filtered, bit 3 Cr filtered (whole planes)
     byte 3   log2 block size (6 = 64x64)
     byte 4.. block map (only with bit 1): one bit per block, raster order, MSB first
 """
@@ -18,6 +19,8 @@ import numpy as np
 VERSION = 1
 _FRAME_ON = 1
 _HAS_MAP = 2
+_CB_ON = 4
+_CR_ON = 8
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class SideInfo:
     frame_on: bool
     log2_block: int
     blocks: np.ndarray  # (blocks_y, blocks_x) bool; all True when no map was sent
+    cb_on: bool = False
+    cr_on: bool = False
 
     @property
     def block_size(self) -> int:
@@ -38,8 +43,10 @@ def block_grid(width: int, height: int, log2_block: int) -> tuple[int, int]:
     return (height + s - 1) // s, (width + s - 1) // s
 
 
-def pack(model_id: int, blocks: np.ndarray, log2_block: int = 6, frame_on: bool | None = None) -> bytes:
-    """Side information for a (blocks_y, blocks_x) on/off map; the frame is on if any block is."""
+def pack(model_id: int, blocks: np.ndarray, log2_block: int = 6, frame_on: bool | None = None,
+         cb_on: bool = False, cr_on: bool = False) -> bytes:
+    """Side information for a (blocks_y, blocks_x) luma on/off map (luma is on if any
+    block is) and the two chroma planes' flags."""
     if not 0 <= model_id <= 255:
         raise ValueError("model_id must be in 0..255")
     if not 3 <= log2_block <= 8:
@@ -48,7 +55,9 @@ def pack(model_id: int, blocks: np.ndarray, log2_block: int = 6, frame_on: bool 
     if frame_on is None:
         frame_on = bool(blocks.any())
     has_map = frame_on and not bool(blocks.all())
-    head = bytes([VERSION, model_id, (_FRAME_ON if frame_on else 0) | (_HAS_MAP if has_map else 0), log2_block])
+    flags = (_FRAME_ON if frame_on else 0) | (_HAS_MAP if has_map else 0) | (_CB_ON if cb_on else 0) | (
+        _CR_ON if cr_on else 0)
+    head = bytes([VERSION, model_id, flags, log2_block])
     return head + (np.packbits(blocks.reshape(-1)).tobytes() if has_map else b"")
 
 
@@ -68,4 +77,4 @@ def unpack(data: bytes, width: int, height: int) -> SideInfo:
         blocks = bits.astype(bool).reshape(by, bx)
     else:
         blocks = np.ones((by, bx), dtype=bool)
-    return SideInfo(model_id, bool(flags & _FRAME_ON), log2_block, blocks)
+    return SideInfo(model_id, bool(flags & _FRAME_ON), log2_block, blocks, bool(flags & _CB_ON), bool(flags & _CR_ON))

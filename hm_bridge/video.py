@@ -12,9 +12,22 @@ import numpy as np
 PSNR_IDENTICAL = 999.99
 
 
-def frame_bytes(width: int, height: int) -> int:
-    """Size of one 8-bit 4:2:0 frame."""
-    return width * height * 3 // 2
+def frame_bytes(width: int, height: int, bit_depth: int = 8) -> int:
+    """Size of one 4:2:0 frame in a raw file (9..16-bit samples take two bytes, little-endian)."""
+    return width * height * 3 // 2 * (1 if bit_depth == 8 else 2)
+
+
+def to_8bit(samples: np.ndarray, bit_depth: int) -> np.ndarray:
+    """High-bit-depth samples rounded to 8 bits as HM's Main profile input does
+    (TVideoIOYuv's scalePlane): clip((x + 2^(d-9)) >> (d-8)) for d = ``bit_depth``."""
+    shift = bit_depth - 8
+    x = (samples.astype(np.int32) + (1 << (shift - 1))) >> shift
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def check_bit_depth(bit_depth: int) -> None:
+    if not isinstance(bit_depth, (int, np.integer)) or not 8 <= bit_depth <= 16:
+        raise ValueError(f"bit depth must be an integer in 8..16, got {bit_depth!r}")
 
 
 def check_size(width: int, height: int) -> None:
@@ -155,20 +168,23 @@ class Video:
 
     @classmethod
     def from_yuv(cls, path, width: int, height: int, frames: int | None = None, fps: float = 30.0,
-                 start: int = 0) -> "Video":
-        """Reads raw 8-bit 4:2:0 (I420) frames ``start .. start+frames`` from ``path``."""
+                 start: int = 0, bit_depth: int = 8) -> "Video":
+        """Reads raw 4:2:0 (I420) frames ``start .. start+frames`` from ``path``. Samples of
+        ``bit_depth`` 9..16 (two bytes, little-endian) are rounded to 8 bits as HM's Main
+        profile does (``to_8bit``): the video is what an 8-bit codec gets and is measured against."""
         check_size(width, height)
+        check_bit_depth(bit_depth)
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no such YUV file: {path}")
-        size = frame_bytes(width, height)
+        size = frame_bytes(width, height, bit_depth)
         total = os.path.getsize(path)
         if total == 0:
             raise ValueError(f"{path} is empty")
         if total % size:
             raise ValueError(
-                f"{path}: {total} bytes is not a whole number of {width}x{height} 4:2:0 frames "
-                f"({size} bytes each): wrong width/height?"
+                f"{path}: {total} bytes is not a whole number of {width}x{height} {bit_depth}-bit 4:2:0 "
+                f"frames ({size} bytes each): wrong width/height or bit depth?"
             )
         available = total // size
         if start < 0 or start >= available:
@@ -176,7 +192,10 @@ class Video:
         count = available - start if frames is None else frames
         if count <= 0 or start + count > available:
             raise ValueError(f"{path} has {available} frames; asked for {count} from frame {start}")
-        data = np.fromfile(path, dtype=np.uint8, count=count * size, offset=start * size)
+        if bit_depth == 8:
+            data = np.fromfile(path, dtype=np.uint8, count=count * size, offset=start * size)
+        else:
+            data = to_8bit(np.fromfile(path, dtype="<u2", count=count * size // 2, offset=start * size), bit_depth)
         return cls.from_i420(data, width, height, fps)
 
     def to_yuv(self, path) -> None:

@@ -71,21 +71,22 @@ class SRTask(Task):
         return (make_pairs(self.train_sources, qp, self.cache_dir, self.preset, "sr train", transform=half_size),
                 make_pairs(self.val_sources, qp, self.cache_dir, self.preset, "sr validation", transform=half_size))
 
-    def sampler(self, train: PairSet, patch: int, seed: int) -> PatchSampler:
+    def sampler(self, train: list[PairSet], patch: int, seed: int, device: str) -> PatchSampler:
         pictures = [(lr.astype(np.float32), upsample2(lr, "bicubic").numpy(), hr)
-                    for lr, hr in zip(train.inputs, train.targets)]
-        return PatchSampler(pictures, (1, 2, 2), patch, seed)
+                    for p in train for lr, hr in zip(p.inputs, p.targets)]
+        return PatchSampler(pictures, (1, 2, 2), patch, seed, device)
 
     def loss(self, model, batch):
         lr, up, hr = batch
         return nn.functional.mse_loss(up + model(lr) if self.kind == "sr_residual" else model(up), hr)
 
-    def evaluate(self, model, val: PairSet, device: str) -> tuple[float, float]:
+    def evaluate(self, model, val: list[PairSet], device: str) -> dict:
         model.eval().cpu()
-        bic = [plane_psnr(hr, to_uint8(upsample2(lr, "bicubic"))) for lr, hr in zip(val.inputs, val.targets)]
-        out = [plane_psnr(hr, to_uint8(super_resolve(model, self.kind, lr))) for lr, hr in zip(val.inputs, val.targets)]
+        pairs = [(lr, hr) for p in val for lr, hr in zip(p.inputs, p.targets)]
+        bic = [plane_psnr(hr, to_uint8(upsample2(lr, "bicubic"))) for lr, hr in pairs]
+        out = [plane_psnr(hr, to_uint8(super_resolve(model, self.kind, lr))) for lr, hr in pairs]
         model.to(device)
-        return float(np.mean(bic)), float(np.mean(out))
+        return {"val_psnr_baseline": float(np.mean(bic)), "val_psnr_model": float(np.mean(out))}
 
 
 def train_sr_mode_models(qps, out: Path, s: TrainSettings, cache_dir: Path | None = None) -> list[TrainResult]:
@@ -108,7 +109,7 @@ def train_sr_study_models(out: Path, s: TrainSettings) -> dict[str, TrainResult]
     for arch in STUDY_ARCHS:
         settings = dataclasses.replace(s, arch=arch)
         task = SRTask(arch)
-        model, result = train_model(task, train, val, settings, label="x2")
+        model, result = train_model(task, [train], [val], settings, label="x2")
         export_model(model, out, arch, settings, result, task, training_set=described)
         results[arch] = result
     return results

@@ -54,6 +54,6 @@ def test_bad_curves_are_rejected():
         bd_rate([0, 1, 2, 3], PSNR_A, RATE_T, PSNR_T)
     with pytest.raises(ValueError, match="four points"):
         bd_rate(RATE_A[:3], PSNR_A[:3], RATE_T[:3], PSNR_T[:3], "cubic")
-    with pytest.raises(ValueError, match="unknown BD-rate method"):
+    with pytest.raises(ValueError, match="unknown BD method"):
         bd_rate(RATE_A, PSNR_A, RATE_T, PSNR_T, "akima2")
     assert overlap(PSNR_A, [p + 3 for p in PSNR_A]) == pytest.approx((40.037 - 37.851) / (40.037 - 34.851))

@@ -185,3 +185,60 @@ def test_shipped_weights_load_and_improve_validation_psnr():
     for qp in f.qps:
         meta = json.loads((SHIPPED / f"qp{qp}.json").read_text())
         assert meta["val_psnr_gain"] > 0, f"QP {qp} model does not beat the unfiltered reconstruction"
+
+
+@pytest.fixture(scope="module")
+def yuv_model_dir(tmp_path_factory):
+    """A QP-input YUV model (untrained but visibly non-identity) as training writes it."""
+    from cnn_filter.zoo import write_qp_input_manifest
+
+    d = tmp_path_factory.mktemp("yuv")
+    torch.manual_seed(5)
+    m = create_model("yuv_resnet").eval()
+    with torch.no_grad():
+        m.tail.weight.normal_(0, 0.02)
+    export_torchscript(m, d / "model.pt")
+    write_qp_input_manifest(d, "yuv_resnet", "loop_yuv", "model.pt", [22, 37])
+    return d
+
+
+def test_yuv_model_runs_tiled_like_whole_picture_pytorch(yuv_model_dir, clip9):
+    f = load_filter(yuv_model_dir, device="cpu", tile=64)  # tiles of 64 (context 24): borders exercised
+    assert f.kind == "loop_yuv" and f.select_model(51) == 0
+    scripted = torch.jit.load(str(yuv_model_dir / "model.pt"))
+    y, u, v = clip9.y[0], clip9.u[0], clip9.v[0]
+    out = f.filter_picture(27, y, u, v)
+    t = lambda p: torch.from_numpy(p).float().div(255)[None, None]
+    with torch.no_grad():
+        ref = scripted(t(y), t(u), t(v), torch.tensor([27.0]))
+    for got, want in zip(out, ref):
+        want = want[0, 0].mul(255).round().clamp(0, 255).numpy()
+        assert np.abs(got.astype(int) - want.astype(int)).max() <= 1  # float rounding at .5 may differ
+        assert (got.astype(int) != want.astype(int)).mean() < 1e-3
+    assert all(np.abs(o.astype(int) - p.astype(int)).max() > 0 for o, p in zip(out, (y, u, v)))
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_yuv_model_in_the_loop_filters_chroma_bit_exactly(yuv_model_dir, carphone, config):
+    f = load_filter(yuv_model_dir, device="cpu", rdo=False)
+    r = hb.encode(carphone[:5], config=config, qp=32, preset="medium", loop_filter=f)
+    assert r.md5_match and r.decode.hash_ok
+    infos = [side_info.unpack(p, carphone.width, carphone.height) for p in side_info_payloads(r.bitstream)]
+    assert len(infos) == 5 and all(i.model_id == 0 and i.frame_on and i.cb_on and i.cr_on for i in infos)
+    plain = hb.decode(r.bitstream).video  # without the filter, chroma differs too
+    assert not np.array_equal(plain.u, r.recon.u) and not np.array_equal(plain.v, r.recon.v)
+
+
+def test_luma_models_refuse_a_stream_that_filters_chroma(yuv_model_dir, model_dir, clip9):
+    r = hb.encode(clip9[:2], config="ai", qp=32, preset="medium", loop_filter=load_filter(yuv_model_dir, rdo=False))
+    with pytest.raises(RuntimeError, match="filters chroma, the loaded models are luma only"):
+        hb.decode(r.bitstream, loop_filter=load_filter(model_dir))
+
+
+def test_post_filter_placement_is_the_model_on_every_sample(model_dir, clip9):
+    f = load_filter(model_dir, device="cpu")
+    r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=f, placement="post")
+    anchor = hb.encode(clip9[:3], config="ai", qp=37, preset="medium")
+    assert r.bitstream == anchor.bitstream and r.side_info_bytes == 0 and r.md5_match
+    for i in range(3):
+        assert np.array_equal(r.recon.y[i], f.filter_plane(37, anchor.recon.y[i])[0])

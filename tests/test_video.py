@@ -21,7 +21,7 @@ def test_yuv_round_trip_and_md5_equals_md5sum_of_the_file(tmp_path):
 def test_wrong_yuv_size_is_a_clear_value_error(tmp_path):
     path = tmp_path / "a.yuv"
     synthetic_video(32, 16, 2).to_yuv(path)
-    with pytest.raises(ValueError, match="not a whole number of 30x16 4:2:0 frames"):
+    with pytest.raises(ValueError, match="not a whole number of 30x16 8-bit 4:2:0 frames"):
         Video.from_yuv(path, 30, 16)
 
 

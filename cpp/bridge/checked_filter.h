@@ -41,7 +41,10 @@ private:
         std::lock_guard<std::mutex> lock(mutex_);
         if (!failed_) {
             failed_ = true;
-            failure_ = std::string(pic->is_encoder ? "encoder" : "decoder") + "-side loop filter failed on POC " +
+            const char* where = hmcnn_placement_of(pic) == HMCNN_PLACEMENT_POST ? "post-filter"
+                                : pic->is_encoder                                  ? "encoder-side loop filter"
+                                                                                   : "decoder-side loop filter";
+            failure_ = std::string(where) + " failed on POC " +
                        std::to_string(pic->poc) + ": " + (why && *why ? why : "(the filter gave no message)");
         }
         return rc;

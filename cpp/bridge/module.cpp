@@ -125,6 +125,45 @@ EncodeOutput encode(const EncoderSettings& settings, py::buffer frames, int coun
     return run_with_filter(loop_filter, [&](const hmcnn_filter* f) { return encode_i420(settings, data, count, f); });
 }
 
+// The filter as a post-filter: decode_picture on each decoded picture, outside any loop,
+// without side information (placement HMCNN_PLACEMENT_POST). frames: I420, count of them.
+py::array_t<uint8_t> post_filter(py::object loop_filter, py::buffer frames, int count, int width, int height,
+                                 const std::vector<int>& qps, const std::vector<int>& slice_types) {
+    py::buffer_info in = frames.request();
+    const size_t luma = (size_t)width * height, frame_size = luma * 3 / 2;
+    if (in.itemsize != 1 || (size_t)in.size != frame_size * count || (int)qps.size() != count ||
+        (int)slice_types.size() != count)
+        throw py::value_error("post_filter: frames must be count I420 pictures, with a QP and slice type each");
+    py::array_t<uint8_t> out((py::ssize_t)(frame_size * count));
+    uint8_t* data = out.mutable_data();
+    std::memcpy(data, in.ptr, frame_size * count);
+    run_with_filter(loop_filter, [&](const hmcnn_filter* f) {
+        for (int i = 0; i < count; i++) {
+            hmcnn_picture pic{};
+            pic.struct_size = sizeof(pic);
+            pic.width = width;
+            pic.height = height;
+            pic.chroma_format = 1;
+            pic.bit_depth = 8;
+            uint8_t* frame = data + frame_size * i;
+            uint8_t* planes[3] = {frame, frame + luma, frame + luma + luma / 4};
+            for (int c = 0; c < 3; c++) {
+                pic.plane[c] = planes[c];
+                pic.stride[c] = c ? width / 2 : width;
+            }
+            pic.poc = i;
+            pic.slice_qp = qps[i];
+            pic.slice_type = slice_types[i];
+            pic.ctu_size = 64;
+            pic.placement = HMCNN_PLACEMENT_POST;
+            if (f->decode_picture(f->self, &pic, nullptr, 0) != 0)
+                throw std::runtime_error("post-filter failed on picture " + std::to_string(i));
+        }
+        return 0;
+    });
+    return out;
+}
+
 DecodeOutput decode(py::bytes bitstream, py::object loop_filter, int threads) {
     std::string data = bitstream;  // own a copy: the GIL is released while decoding
     return run_with_filter(loop_filter, [&](const hmcnn_filter* f) {
@@ -157,7 +196,8 @@ PYBIND11_MODULE(_core, m) {
         .def_readonly("slice_type", &PictureView::slice_type, "HEVC slice_type: 0 B, 1 P, 2 I")
         .def_readonly("temporal_id", &PictureView::temporal_id)
         .def_readonly("ctu_size", &PictureView::ctu_size)
-        .def_readonly("is_encoder", &PictureView::is_encoder);
+        .def_readonly("is_encoder", &PictureView::is_encoder)
+        .def_readonly("placement", &PictureView::placement, "'loop' (in a codec's loop) or 'post' (on decoded output)");
 
     py::class_<PySmoothingFilter>(m, "SmoothingFilter",
                                   "Native demo/test loop filter: 3x3 binomial luma smoothing, per-block on/off "
@@ -207,4 +247,8 @@ PYBIND11_MODULE(_core, m) {
 
     m.def("encode", &encode, py::arg("settings"), py::arg("frames"), py::arg("count"), py::arg("loop_filter"));
     m.def("decode", &decode, py::arg("bitstream"), py::arg("loop_filter"), py::arg("threads"));
+    m.def("post_filter", &post_filter, py::arg("loop_filter"), py::arg("frames"), py::arg("count"), py::arg("width"),
+          py::arg("height"), py::arg("qps"), py::arg("slice_types"));
+    m.attr("PLACEMENT_LOOP") = (int)HMCNN_PLACEMENT_LOOP;
+    m.attr("PLACEMENT_POST") = (int)HMCNN_PLACEMENT_POST;
 }

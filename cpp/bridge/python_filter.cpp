@@ -56,6 +56,7 @@ int PythonFilter::call(const hmcnn_picture* pic, const uint8_t* side_in, size_t 
         view.temporal_id = pic->temporal_id;
         view.ctu_size = pic->ctu_size;
         view.is_encoder = pic->is_encoder != 0;
+        view.placement = hmcnn_placement_of(pic) == HMCNN_PLACEMENT_POST ? "post" : "loop";
         int cw = pic->width / 2, ch = pic->height / 2;
         py::array y = plane_view(pic->plane[0], pic->stride[0], pic->width, pic->height, true);
         py::array u = plane_view(pic->plane[1], pic->stride[1], cw, ch, true);

@@ -27,6 +27,7 @@ struct PictureView {
     py::bytes side_info;
     int width = 0, height = 0, poc = 0, qp = 0, slice_type = 0, temporal_id = 0, ctu_size = 0;
     bool is_encoder = false;
+    std::string placement;  // "loop" or "post"
 };
 
 class PythonFilter {

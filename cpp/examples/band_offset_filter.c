@@ -119,6 +119,8 @@ static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_in
 static int decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* side_info, size_t size)
 {
     (void)self;
+    if (hmcnn_placement_of(pic) == HMCNN_PLACEMENT_POST) /* the offsets are the encoder's choice */
+        return fail("band offset filter: needs the encoder's offsets, so it cannot run as a post-filter");
     if (size == 0)
         return 0;
     if (pic->bit_depth != 8)

@@ -75,4 +75,22 @@ inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, Bloc
     for (size_t i = 0; i < n; i++) map->on[i] = costs.filtered[i] < costs.unfiltered[i];
 }
 
+struct ChromaCosts {
+    uint64_t unfiltered[2] = {0, 0}, filtered[2] = {0, 0};  // Cb, Cr: whole-plane SSE against the source
+};
+
+// Sets map.info.cb_on / cr_on for filters of all three planes (call after decide_blocks):
+// a plane is on when filtering lowers its SSE. The flags cost nothing when the side
+// information is sent for luma anyway; otherwise their gain must pay for it.
+inline void decide_chroma(const ChromaCosts& c, double lambda, bool rdo, BlockMap* map) {
+    int* on[2] = {&map->info.cb_on, &map->info.cr_on};
+    double gain = 0;
+    for (int p = 0; p < 2; p++) {
+        *on[p] = !rdo || c.filtered[p] < c.unfiltered[p];
+        if (*on[p]) gain += (double)c.unfiltered[p] - (double)c.filtered[p];
+    }
+    if (rdo && !map->info.frame_on && gain <= lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER))
+        *on[0] = *on[1] = 0;
+}
+
 }  // namespace hmcnn

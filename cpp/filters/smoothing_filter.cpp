@@ -78,10 +78,13 @@ int SmoothingFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info
 
 int SmoothingFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     if (pic->bit_depth != 8) return fail("smoothing filter: only 8-bit pictures are supported");
-    if (size == 0) return 0;  // nothing signalled: the encoder did not filter this picture
-    BlockMap map;
-    if (!read_block_map(side_info, size, pic->width, pic->height, &map))
-        return fail("smoothing filter: malformed side information");
+    BlockMap map = make_block_map(pic->width, pic->height, opt_.log2_block, opt_.model_id);
+    map.info.frame_on = 1;  // a post-filter smooths every block
+    if (hmcnn_placement_of(pic) != HMCNN_PLACEMENT_POST) {
+        if (size == 0) return 0;  // nothing signalled: the encoder did not filter this picture
+        if (!read_block_map(side_info, size, pic->width, pic->height, &map))
+            return fail("smoothing filter: malformed side information");
+    }
     if (!map.info.frame_on) return 0;
     Plane y = luma(pic);
     std::vector<uint8_t> unfiltered = copy_plane(y);

@@ -41,6 +41,14 @@ extern "C" {
 /* HEVC slice_type values. */
 enum hmcnn_slice_type { HMCNN_SLICE_B = 0, HMCNN_SLICE_P = 1, HMCNN_SLICE_I = 2 };
 
+/* Where a call comes from (hmcnn_picture.placement). */
+enum hmcnn_placement {
+    HMCNN_PLACEMENT_LOOP = 0, /* inside a codec's loop: side information as signalled */
+    HMCNN_PLACEMENT_POST = 1  /* on decoded output, outside any loop: decode_picture with no side
+                                 information; filter the whole picture as the filter would by default,
+                                 or fail with a message if the filter needs side information */
+};
+
 /* One picture, as the codec hands it to the filter. */
 typedef struct hmcnn_picture {
     uint32_t    struct_size;     /* sizeof(hmcnn_picture) as built by the codec */
@@ -57,7 +65,16 @@ typedef struct hmcnn_picture {
     int32_t     temporal_id;     /* nuh_temporal_id */
     int32_t     ctu_size;        /* CtbSizeY */
     int32_t     is_encoder;      /* 1 in the encoder's loop, 0 in the decoder's */
+    /* Added within version 1: read only if struct_size > offsetof(hmcnn_picture, placement)
+     * (hmcnn_placement_of() does this); codecs built before it called in the loop. */
+    int32_t     placement;       /* enum hmcnn_placement */
 } hmcnn_picture;
+
+/* The call's placement, for pictures from codecs built with or without the field. */
+static inline int hmcnn_placement_of(const hmcnn_picture* pic)
+{
+    return pic->struct_size > offsetof(hmcnn_picture, placement) ? pic->placement : HMCNN_PLACEMENT_LOOP;
+}
 
 /* A filter: a table of functions and the pointer they get back. */
 typedef struct hmcnn_filter {

@@ -6,12 +6,14 @@
  *
  *   byte 0   layout version (1)
  *   byte 1   model id (which model of the filter ran; 0..255)
- *   byte 2   flags: bit 0 frame on, bit 1 block map present (else every block is on)
+ *   byte 2   flags: bit 0 luma on ("frame on"), bit 1 block map present (else every
+ *            block is on), bit 2 Cb filtered, bit 3 Cr filtered (whole planes; only
+ *            filters of all three planes set them)
  *   byte 3   log2 of the block size (6 = 64x64, a CTU by default)
  *   byte 4.. block map, present only if bit 1: one bit per block, blocks in raster
  *            order over ceil(width/size) x ceil(height/size), most significant bit first
  *
- * A frame whose frame-on bit is clear is not filtered, whatever the map says.
+ * Luma whose bit 0 is clear is not filtered, whatever the map says.
  */
 #ifndef HMCNN_INLOOP_SIDE_INFO_H
 #define HMCNN_INLOOP_SIDE_INFO_H
@@ -24,12 +26,15 @@
 #define HMCNN_SIDE_INFO_HEADER 4
 #define HMCNN_SIDE_INFO_FRAME_ON 1u
 #define HMCNN_SIDE_INFO_HAS_MAP 2u
+#define HMCNN_SIDE_INFO_CB_ON 4u
+#define HMCNN_SIDE_INFO_CR_ON 8u
 
 typedef struct hmcnn_side_info {
     int model_id;       /* 0..255 */
-    int frame_on;       /* 0 or 1 */
+    int frame_on;       /* luma filtered: 0 or 1 */
     int log2_block;     /* 3..8 */
     int blocks_x, blocks_y;
+    int cb_on, cr_on;   /* chroma planes filtered (whole planes): 0 or 1 */
 } hmcnn_side_info;
 
 static inline int hmcnn_side_info_blocks(int width, int height, int log2_block, int* bx, int* by)
@@ -56,7 +61,8 @@ static inline size_t hmcnn_side_info_write(const hmcnn_side_info* info, const ui
         return 0;
     out[0] = HMCNN_SIDE_INFO_VERSION;
     out[1] = (uint8_t)info->model_id;
-    out[2] = (uint8_t)((info->frame_on ? HMCNN_SIDE_INFO_FRAME_ON : 0) | (has_map ? HMCNN_SIDE_INFO_HAS_MAP : 0));
+    out[2] = (uint8_t)((info->frame_on ? HMCNN_SIDE_INFO_FRAME_ON : 0) | (has_map ? HMCNN_SIDE_INFO_HAS_MAP : 0) |
+                       (info->cb_on ? HMCNN_SIDE_INFO_CB_ON : 0) | (info->cr_on ? HMCNN_SIDE_INFO_CR_ON : 0));
     out[3] = (uint8_t)info->log2_block;
     if (has_map) {
         memset(out + HMCNN_SIDE_INFO_HEADER, 0, (size_t)(n + 7) / 8);
@@ -77,6 +83,8 @@ static inline int hmcnn_side_info_read(const uint8_t* data, size_t size, int wid
         return -1;
     info->model_id = data[1];
     info->frame_on = (data[2] & HMCNN_SIDE_INFO_FRAME_ON) != 0;
+    info->cb_on = (data[2] & HMCNN_SIDE_INFO_CB_ON) != 0;
+    info->cr_on = (data[2] & HMCNN_SIDE_INFO_CR_ON) != 0;
     info->log2_block = data[3];
     int n = hmcnn_side_info_blocks(width, height, info->log2_block, &info->blocks_x, &info->blocks_y);
     int has_map = (data[2] & HMCNN_SIDE_INFO_HAS_MAP) != 0;

@@ -14,13 +14,17 @@ using namespace hmcnn;
 
 namespace {
 
+using Plane = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+py::array_t<uint8_t> to_array(const std::vector<uint8_t>& v, int h, int w) {
+    py::array_t<uint8_t> a({h, w});
+    std::memcpy(a.mutable_data(), v.data(), v.size());
+    return a;
+}
+
 class Runner {
 public:
-    Runner(std::vector<int> qps, std::vector<std::string> paths, std::string device, bool half, int tile,
-           int context, int log2_block, bool rdo) {
-        TorchFilterOptions o;
-        o.qps = std::move(qps); o.paths = std::move(paths); o.device = std::move(device); o.half = half;
-        o.tile = tile; o.context = context; o.log2_block = log2_block; o.rdo = rdo;
+    explicit Runner(const TorchFilterOptions& o) {
         py::gil_scoped_release release;
         filter_ = std::make_unique<TorchFilter>(o);
     }
@@ -29,9 +33,15 @@ public:
     std::vector<int> qps() const { return filter_->qps(); }
     std::string device() const { return filter_->device(); }
 
-    py::tuple filter_plane(int index, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> y) const {
+    void check_index(int index) const {
+        if (index < 0 || index >= (int)filter_->qps().size() || (filter_->yuv() && index != 0))
+            throw py::index_error("no such model");
+    }
+
+    // Luma models: (uint8 output, float output x255) of model `index` on a luma plane.
+    py::tuple filter_plane(int index, Plane y) const {
         if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
-        if (index < 0 || index >= (int)filter_->qps().size()) throw py::index_error("no such model");
+        check_index(index);
         int h = (int)y.shape(0), w = (int)y.shape(1);
         std::vector<float> raw;
         std::vector<uint8_t> out;
@@ -39,11 +49,37 @@ public:
             py::gil_scoped_release release;
             out = filter_->filter_plane(index, y.data(), w, w, h, &raw);
         }
-        py::array_t<uint8_t> q({h, w});
         py::array_t<float> f({h, w});
-        std::memcpy(q.mutable_data(), out.data(), out.size());
         std::memcpy(f.mutable_data(), raw.data(), raw.size() * sizeof(float));
-        return py::make_tuple(q, f);
+        return py::make_tuple(to_array(out, h, w), f);
+    }
+
+    // Any model: the picture's (y, u, v) after model `index` at slice QP `qp`, as in the loop.
+    py::tuple filter_picture(int index, Plane y, Plane u, Plane v, int qp) const {
+        check_index(index);
+        int h = (int)y.shape(0), w = (int)y.shape(1);
+        if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2 || w % 2 || h % 2 || u.shape(0) != h / 2 ||
+            u.shape(1) != w / 2 || v.shape(0) != h / 2 || v.shape(1) != w / 2)
+            throw py::value_error("expected 4:2:0 uint8 planes of even size");
+        hmcnn_picture pic{};
+        pic.struct_size = sizeof(pic);
+        pic.width = w;
+        pic.height = h;
+        pic.chroma_format = 1;
+        pic.bit_depth = 8;
+        pic.plane[0] = (void*)y.data();
+        pic.plane[1] = (void*)u.data();
+        pic.plane[2] = (void*)v.data();
+        pic.stride[0] = w;
+        pic.stride[1] = pic.stride[2] = w / 2;
+        pic.slice_qp = qp;
+        FilteredPlanes out;
+        {
+            py::gil_scoped_release release;
+            out = filter_->filter_picture(index, &pic);
+        }
+        if (out.u.empty()) return py::make_tuple(to_array(out.y, h, w), u, v);
+        return py::make_tuple(to_array(out.y, h, w), to_array(out.u, h / 2, w / 2), to_array(out.v, h / 2, w / 2));
     }
 
 private:
@@ -54,14 +90,25 @@ private:
 
 PYBIND11_MODULE(_runner, m) {
     m.doc() = "libtorch CNN in-loop filter implementing the hm-cnn-loop filter ABI";
+    py::class_<TorchFilterOptions>(m, "TorchFilterOptions")
+        .def(py::init<>())
+        .def_readwrite("qps", &TorchFilterOptions::qps)
+        .def_readwrite("paths", &TorchFilterOptions::paths)
+        .def_readwrite("kind", &TorchFilterOptions::kind)
+        .def_readwrite("device", &TorchFilterOptions::device)
+        .def_readwrite("half", &TorchFilterOptions::half)
+        .def_readwrite("tile", &TorchFilterOptions::tile)
+        .def_readwrite("context", &TorchFilterOptions::context)
+        .def_readwrite("log2_block", &TorchFilterOptions::log2_block)
+        .def_readwrite("rdo", &TorchFilterOptions::rdo);
     py::class_<Runner>(m, "TorchRunner")
-        .def(py::init<std::vector<int>, std::vector<std::string>, std::string, bool, int, int, int, bool>(),
-             py::arg("qps"), py::arg("paths"), py::arg("device") = "cpu", py::arg("half") = false,
-             py::arg("tile") = 256, py::arg("context") = 16, py::arg("log2_block") = 6, py::arg("rdo") = true)
+        .def(py::init<const TorchFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &Runner::capsule)
         .def("select_model", &Runner::select_model, "index of the model used for a slice QP")
         .def("filter_plane", &Runner::filter_plane, py::arg("index"), py::arg("y"),
-             "run model `index` on a luma plane as the loop does: (uint8 output, float output x255)")
+             "luma models: run model `index` on a luma plane as the loop does: (uint8 output, float output x255)")
+        .def("filter_picture", &Runner::filter_picture, py::arg("index"), py::arg("y"), py::arg("u"), py::arg("v"),
+             py::arg("qp"), "run model `index` on a 4:2:0 picture as the loop does: (y, u, v) uint8")
         .def_property_readonly("qps", &Runner::qps)
         .def_property_readonly("device", &Runner::device);
 }

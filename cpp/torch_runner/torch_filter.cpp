@@ -15,6 +15,47 @@ namespace {
 
 thread_local std::string g_last_error;
 
+// A window of a picture's planes: the tile [x0, x1) x [y0, y1) (luma samples) and the
+// input it is computed from, [ix0, ix1) x [iy0, iy1), `context` samples larger.
+struct Tile {
+    int x0, y0, x1, y1, ix0, iy0, ix1, iy1;
+};
+
+template <class Fn>
+void for_each_tile(int width, int height, int size, int context, Fn fn) {
+    for (int ty = 0; ty < height; ty += size)
+        for (int tx = 0; tx < width; tx += size) {
+            Tile t{tx, ty, std::min(tx + size, width), std::min(ty + size, height), std::max(tx - context, 0),
+                   std::max(ty - context, 0), 0, 0};
+            t.ix1 = std::min(t.x1 + context, width);
+            t.iy1 = std::min(t.y1 + context, height);
+            fn(t);
+        }
+}
+
+// A (1, 1, h, w) uint8 tensor of a plane's window [x0, x1) x [y0, y1).
+torch::Tensor crop(const uint8_t* plane, ptrdiff_t stride, int x0, int y0, int x1, int y1) {
+    torch::Tensor t = torch::empty({1, 1, y1 - y0, x1 - x0}, torch::kUInt8);
+    uint8_t* dst = t.data_ptr<uint8_t>();
+    for (int r = 0; r < y1 - y0; r++) std::memcpy(dst + (size_t)r * (x1 - x0), plane + (y0 + r) * stride + x0, x1 - x0);
+    return t;
+}
+
+// Writes rows [oy, oy + h) x cols [ox, ox + w) of a (1, 1, H, W) float output (0..1
+// scale), cut at (cy, cx), rounded to uint8 into a packed plane of `width`.
+void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<uint8_t>& plane, int width, int oy,
+           int ox, std::vector<float>* raw) {
+    torch::Tensor f = out.slice(2, cy, cy + h).slice(3, cx, cx + w).to(torch::kCPU, torch::kFloat).mul(255.0);
+    f = f.contiguous();
+    torch::Tensor q = f.round().clamp_(0, 255).to(torch::kUInt8).contiguous();
+    const uint8_t* qb = q.data_ptr<uint8_t>();
+    const float* fb = f.data_ptr<float>();
+    for (int r = 0; r < h; r++) {
+        std::memcpy(&plane[(size_t)(oy + r) * width + ox], qb + (size_t)r * w, w);
+        if (raw) std::memcpy(&(*raw)[(size_t)(oy + r) * width + ox], fb + (size_t)r * w, w * sizeof(float));
+    }
+}
+
 }  // namespace
 
 TorchFilter::TorchFilter(const TorchFilterOptions& options)
@@ -24,8 +65,12 @@ TorchFilter::TorchFilter(const TorchFilterOptions& options)
     if (opt_.qps.size() > 256) throw std::invalid_argument("at most 256 models");
     if (!std::is_sorted(opt_.qps.begin(), opt_.qps.end()))
         throw std::invalid_argument("model QPs must be ascending");
+    if (opt_.kind != "loop" && opt_.kind != "loop_yuv")
+        throw std::invalid_argument("unknown model kind '" + opt_.kind + "' (loop or loop_yuv)");
     if (opt_.tile < 16 || opt_.context < 0 || opt_.log2_block < 3 || opt_.log2_block > 8)
         throw std::invalid_argument("bad tile/context/block size");
+    if (yuv() && (opt_.tile % 2 || opt_.context % 2))
+        throw std::invalid_argument("a 4:2:0 model needs an even tile size and context");
     try {
         device_ = torch::Device(opt_.device);
     } catch (const c10::Error&) {
@@ -35,34 +80,48 @@ TorchFilter::TorchFilter(const TorchFilterOptions& options)
         throw std::invalid_argument("device '" + opt_.device + "' asked for, but CUDA is not available");
     if (opt_.half && !device_.is_cuda()) throw std::invalid_argument("fp16 inference needs a CUDA device");
 
-    for (size_t i = 0; i < opt_.paths.size(); i++) {
+    for (const std::string& path : opt_.paths) {
         torch::jit::Module m;
         try {
-            m = torch::jit::load(opt_.paths[i], device_);
+            m = torch::jit::load(path, device_);
         } catch (const c10::Error& e) {
-            throw std::invalid_argument("cannot load TorchScript model " + opt_.paths[i] + ": " +
+            throw std::invalid_argument("cannot load TorchScript model " + path + ": " +
                                         std::string(e.what_without_backtrace()));
         }
         m.eval();
         if (opt_.half) m.to(torch::kHalf);
-        // a model must map (N, 1, H, W) to the same shape
-        try {
-            c10::InferenceMode guard;
-            auto x = torch::zeros({1, 1, 24, 40}, torch::TensorOptions().device(device_)
-                                                     .dtype(opt_.half ? torch::kHalf : torch::kFloat));
-            auto out = m.forward({x});
-            if (!out.isTensor() || out.toTensor().sizes() != x.sizes())
-                throw std::invalid_argument("model " + opt_.paths[i] +
-                                            " does not map a (1, 1, H, W) luma tensor to the same shape");
-        } catch (const c10::Error& e) {
-            throw std::invalid_argument("model " + opt_.paths[i] + " fails on a (1, 1, H, W) luma tensor: " +
-                                        std::string(e.what_without_backtrace()));
-        }
+        check_model(m, path);
         models_.push_back(std::move(m));
     }
 }
 
+// A model must map its inputs to outputs of the same shapes.
+void TorchFilter::check_model(torch::jit::Module& m, const std::string& path) const {
+    c10::InferenceMode guard;
+    auto opts = torch::TensorOptions().device(device_).dtype(opt_.half ? torch::kHalf : torch::kFloat);
+    try {
+        if (!yuv()) {
+            auto x = torch::zeros({1, 1, 24, 40}, opts);
+            auto out = m.forward({x});
+            if (!out.isTensor() || out.toTensor().sizes() != x.sizes())
+                throw std::invalid_argument("model " + path + " does not map a (1, 1, H, W) luma tensor to the same shape");
+            return;
+        }
+        auto y = torch::zeros({1, 1, 24, 40}, opts), c = torch::zeros({1, 1, 12, 20}, opts);
+        auto out = m.forward({y, c, c, torch::full({1}, 32.0, opts)});
+        if (!out.isTuple() || out.toTuple()->elements().size() != 3 ||
+            out.toTuple()->elements()[0].toTensor().sizes() != y.sizes() ||
+            out.toTuple()->elements()[1].toTensor().sizes() != c.sizes() ||
+            out.toTuple()->elements()[2].toTensor().sizes() != c.sizes())
+            throw std::invalid_argument("model " + path + " does not map (y, u, v, qp) to (y, u, v) of the same shapes");
+    } catch (const c10::Error& e) {
+        throw std::invalid_argument("model " + path + " fails on " + (yuv() ? "(y, u, v, qp)" : "a (1, 1, H, W) luma tensor") +
+                                    ": " + std::string(e.what_without_backtrace()));
+    }
+}
+
 int TorchFilter::select_model(int qp) const {
+    if (yuv()) return 0;
     int best = 0;
     for (int i = 1; i < (int)opt_.qps.size(); i++)
         if (std::abs(opt_.qps[i] - qp) < std::abs(opt_.qps[best] - qp)) best = i;
@@ -71,54 +130,95 @@ int TorchFilter::select_model(int qp) const {
 
 std::vector<uint8_t> TorchFilter::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                                std::vector<float>* raw_out) const {
+    if (yuv()) throw std::invalid_argument("a 4:2:0 model filters whole pictures (filter_picture)");
     c10::InferenceMode guard;
     torch::jit::Module& model = const_cast<torch::jit::Module&>(models_.at(index));
     std::vector<uint8_t> out((size_t)width * height);
     if (raw_out) raw_out->assign((size_t)width * height, 0.f);
-    const int T = opt_.tile, C = opt_.context;
-    for (int ty = 0; ty < height; ty += T)
-        for (int tx = 0; tx < width; tx += T) {
-            int x1 = std::min(tx + T, width), y1 = std::min(ty + T, height);
-            int ix0 = std::max(tx - C, 0), iy0 = std::max(ty - C, 0);
-            int ix1 = std::min(x1 + C, width), iy1 = std::min(y1 + C, height);
-            int iw = ix1 - ix0, ih = iy1 - iy0;
-            torch::Tensor in = torch::empty({1, 1, ih, iw}, torch::kUInt8);
-            uint8_t* dst = in.data_ptr<uint8_t>();
-            for (int r = 0; r < ih; r++) std::memcpy(dst + (size_t)r * iw, y + (iy0 + r) * stride + ix0, iw);
-            torch::Tensor x = in.to(device_).to(opt_.half ? torch::kHalf : torch::kFloat).div_(255.0);
-            torch::Tensor res = model.forward({x}).toTensor().to(torch::kFloat).mul_(255.0);
-            res = res.slice(2, ty - iy0, ty - iy0 + (y1 - ty)).slice(3, tx - ix0, tx - ix0 + (x1 - tx));
-            res = res.to(torch::kCPU).contiguous();
-            torch::Tensor q = res.round().clamp_(0, 255).to(torch::kUInt8).contiguous();
-            const float* rf = res.data_ptr<float>();
-            const uint8_t* qb = q.data_ptr<uint8_t>();
-            int ow = x1 - tx;
-            for (int r = 0; r < y1 - ty; r++) {
-                std::memcpy(&out[(size_t)(ty + r) * width + tx], qb + (size_t)r * ow, ow);
-                if (raw_out) std::memcpy(&(*raw_out)[(size_t)(ty + r) * width + tx], rf + (size_t)r * ow, ow * sizeof(float));
-            }
-        }
+    auto dtype = opt_.half ? torch::kHalf : torch::kFloat;
+    for_each_tile(width, height, opt_.tile, opt_.context, [&](const Tile& t) {
+        torch::Tensor x = crop(y, stride, t.ix0, t.iy0, t.ix1, t.iy1).to(device_).to(dtype).div_(255.0);
+        torch::Tensor res = model.forward({x}).toTensor();
+        paste(res, t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, out, width, t.y0, t.x0, raw_out);
+    });
+    return out;
+}
+
+FilteredPlanes TorchFilter::filter_yuv(int index, const hmcnn_picture* pic) const {
+    c10::InferenceMode guard;
+    torch::jit::Module& model = const_cast<torch::jit::Module&>(models_.at(index));
+    const int w = pic->width, h = pic->height, cw = w / 2;
+    FilteredPlanes out;
+    out.y.resize((size_t)w * h);
+    out.u.resize((size_t)cw * (h / 2));
+    out.v.resize(out.u.size());
+    auto dtype = opt_.half ? torch::kHalf : torch::kFloat;
+    torch::Tensor qp = torch::full({1}, (double)pic->slice_qp, torch::TensorOptions().device(device_).dtype(dtype));
+    for_each_tile(w, h, opt_.tile, opt_.context, [&](const Tile& t) {
+        auto in = [&](int c, int s) {
+            return crop((const uint8_t*)pic->plane[c], pic->stride[c], t.ix0 / s, t.iy0 / s, t.ix1 / s, t.iy1 / s)
+                .to(device_).to(dtype).div_(255.0);
+        };
+        auto res = model.forward({in(0, 1), in(1, 2), in(2, 2), qp}).toTuple()->elements();
+        paste(res[0].toTensor(), t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, out.y, w, t.y0, t.x0, nullptr);
+        for (int c = 1; c <= 2; c++)
+            paste(res[c].toTensor(), (t.y0 - t.iy0) / 2, (t.x0 - t.ix0) / 2, (t.y1 - t.y0) / 2, (t.x1 - t.x0) / 2,
+                  c == 1 ? out.u : out.v, cw, t.y0 / 2, t.x0 / 2, nullptr);
+    });
+    return out;
+}
+
+FilteredPlanes TorchFilter::filter_picture(int index, const hmcnn_picture* pic) const {
+    if (yuv()) return filter_yuv(index, pic);
+    FilteredPlanes out;
+    out.y = filter_plane(index, (const uint8_t*)pic->plane[0], pic->stride[0], pic->width, pic->height);
     return out;
 }
 
 const char* TorchFilter::last_error() { return g_last_error.c_str(); }
 
+namespace {
+
+void check_picture(const hmcnn_picture* pic, bool yuv) {
+    if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
+    if (yuv && pic->chroma_format != 1) throw std::runtime_error("CNN filter: the 4:2:0 model needs 4:2:0 pictures");
+}
+
+uint64_t plane_sse(const std::vector<uint8_t>& a, int width, const void* b, ptrdiff_t stride, int w, int h) {
+    return block_sse(a.data(), width, (const uint8_t*)b, stride, 0, 0, w, h);
+}
+
+}  // namespace
+
 int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
     *size = 0;
     try {
-        if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
-        int w = pic->width, h = pic->height;
+        check_picture(pic, yuv());
+        const int w = pic->width, h = pic->height;
         const uint8_t* rec = (const uint8_t*)pic->plane[0];
         int model = select_model(pic->slice_qp);
-        std::vector<uint8_t> filtered = filter_plane(model, rec, pic->stride[0], w, h);
+        FilteredPlanes f = filter_picture(model, pic);
         BlockMap map = make_block_map(w, h, opt_.log2_block, model);
-        BlockCosts costs = measure_blocks(map, rec, pic->stride[0], filtered.data(), w,
-                                          (const uint8_t*)pic->orig[0], pic->orig_stride[0], w, h);
-        decide_blocks(costs, hm_lambda(pic->slice_qp), opt_.rdo, &map);
-        if (!map.info.frame_on) return 0;  // frame off: nothing sent
+        BlockCosts costs = measure_blocks(map, rec, pic->stride[0], f.y.data(), w, (const uint8_t*)pic->orig[0],
+                                          pic->orig_stride[0], w, h);
+        double lambda = hm_lambda(pic->slice_qp);
+        decide_blocks(costs, lambda, opt_.rdo, &map);
+        if (yuv()) {
+            ChromaCosts c;
+            for (int p = 0; p < 2; p++) {
+                const std::vector<uint8_t>& filtered = p ? f.v : f.u;
+                std::vector<uint8_t> unfiltered((size_t)(w / 2) * (h / 2));
+                for (int r = 0; r < h / 2; r++)
+                    std::memcpy(&unfiltered[(size_t)r * (w / 2)], (const uint8_t*)pic->plane[1 + p] + r * pic->stride[1 + p], w / 2);
+                c.unfiltered[p] = plane_sse(unfiltered, w / 2, pic->orig[1 + p], pic->orig_stride[1 + p], w / 2, h / 2);
+                c.filtered[p] = plane_sse(filtered, w / 2, pic->orig[1 + p], pic->orig_stride[1 + p], w / 2, h / 2);
+            }
+            decide_chroma(c, lambda, opt_.rdo, &map);
+        }
+        if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing sent
         *size = write_block_map(map, side_info, capacity);
         if (!*size) throw std::runtime_error("CNN filter: side information does not fit");
-        copy_on_blocks((uint8_t*)pic->plane[0], pic->stride[0], filtered, w, h, map);
+        apply_block_map(pic, f.y, f.u, f.v, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();
@@ -128,19 +228,23 @@ int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, si
 
 int TorchFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     try {
-        if (size == 0) return 0;  // frame off
-        if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
-        int w = pic->width, h = pic->height;
-        BlockMap map;
-        if (!read_block_map(side_info, size, w, h, &map))
-            throw std::runtime_error("CNN filter: malformed side information");
-        if (!map.info.frame_on) return 0;
+        BlockMap map = make_block_map(pic->width, pic->height, opt_.log2_block, select_model(pic->slice_qp));
+        map.info.frame_on = 1;  // a post-filter: the model on every sample
+        map.info.cb_on = map.info.cr_on = yuv();
+        if (hmcnn_placement_of(pic) != HMCNN_PLACEMENT_POST) {
+            if (size == 0) return 0;  // nothing was filtered
+            if (!read_block_map(side_info, size, pic->width, pic->height, &map))
+                throw std::runtime_error("CNN filter: malformed side information");
+        }
+        check_picture(pic, yuv());
+        if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;
         if (map.info.model_id >= (int)models_.size())
             throw std::runtime_error("CNN filter: the stream names model " + std::to_string(map.info.model_id) +
                                      " but only " + std::to_string(models_.size()) + " are loaded");
-        uint8_t* rec = (uint8_t*)pic->plane[0];
-        std::vector<uint8_t> filtered = filter_plane(map.info.model_id, rec, pic->stride[0], w, h);
-        copy_on_blocks(rec, pic->stride[0], filtered, w, h, map);
+        if ((map.info.cb_on || map.info.cr_on) && !yuv())
+            throw std::runtime_error("CNN filter: the stream filters chroma, the loaded models are luma only");
+        FilteredPlanes f = filter_picture(map.info.model_id, pic);
+        apply_block_map(pic, f.y, f.u, f.v, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();

@@ -1,12 +1,17 @@
 // The CNN loop filter as a native filter: TorchScript models run with libtorch (CUDA
-// when asked and available, else CPU), one model per trained QP, tiled to bound memory,
-// per-block on/off chosen by rate-distortion on the encoder side. Implements the C ABI;
-// no Python anywhere in the per-picture path.
+// when asked and available, else CPU), tiled to bound memory, per-block on/off chosen
+// by the shared D + lambda * R policy on the encoder side. Implements the C ABI; no
+// Python anywhere in the per-picture path.
+//
+// Two model interfaces (cnn_filter.models' kinds):
+//   "loop"      forward(y) -> y, luma only; one model per trained QP, the nearest
+//               QP's model runs and its index travels in the side information.
+//   "loop_yuv"  forward(y, u, v, qp) -> (y, u, v), 4:2:0, the slice QP as an input;
+//               one model for every QP; chroma planes are switched as a whole.
 #pragma once
 #include <torch/script.h>
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -17,12 +22,18 @@ namespace hmcnn {
 struct TorchFilterOptions {
     std::vector<int> qps;             // trained QP of each model, ascending
     std::vector<std::string> paths;   // TorchScript file of each model
+    std::string kind = "loop";        // "loop" or "loop_yuv" (see above)
     std::string device = "cpu";       // "cpu", "cuda", "cuda:N"
     bool half = false;                // fp16 inference (CUDA only)
-    int tile = 256;                   // inference tile (output samples per side)
-    int context = 16;                 // extra samples read around a tile (>= receptive radius)
+    int tile = 256;                   // inference tile (output luma samples per side)
+    int context = 16;                 // extra luma samples read around a tile (>= receptive radius)
     int log2_block = 6;               // on/off block size
-    bool rdo = true;                  // false: every block on whenever a model applies
+    bool rdo = true;                  // false: every block (and chroma plane) on
+};
+
+// A picture's planes after the model (packed, width-strided; u/v empty for luma models).
+struct FilteredPlanes {
+    std::vector<uint8_t> y, u, v;
 };
 
 class TorchFilter {
@@ -30,21 +41,27 @@ public:
     explicit TorchFilter(const TorchFilterOptions& options);  // throws std::invalid_argument
     const hmcnn_filter* table() const { return &table_; }
 
-    // Index of the model for a slice QP: the nearest trained QP (ties: the lower).
+    // Index of the model for a slice QP: the nearest trained QP (ties: the lower);
+    // always 0 for a QP-input ("loop_yuv") model.
     // Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
     int select_model(int qp) const;
-    // Runs model `index` on a luma plane (8-bit), tiled as in the loop; returns the
-    // filtered plane (width*height bytes) or the float output if raw_out is given.
+    // Runs model `index` on the picture's planes (8-bit), tiled as in the loop.
+    FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const;
+    // Luma models: model `index` on one luma plane; raw_out gets the float output.
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                       std::vector<float>* raw_out = nullptr) const;
     const std::vector<int>& qps() const { return opt_.qps; }
     std::string device() const { return device_.str(); }
+    bool yuv() const { return opt_.kind == "loop_yuv"; }
 
     int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
     int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
     const char* last_error();
 
 private:
+    void check_model(torch::jit::Module& m, const std::string& path) const;
+    FilteredPlanes filter_yuv(int index, const hmcnn_picture* pic) const;
+
     TorchFilterOptions opt_;
     torch::Device device_;
     std::vector<torch::jit::Module> models_;
