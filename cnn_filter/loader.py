@@ -29,6 +29,10 @@ class CnnFilter:
     def __hmcnn_filter__(self):
         return self._runner.__hmcnn_filter__()
 
+    def __hmcnn_plugin__(self) -> str:
+        """The same filter for an out-of-process codec (HM): our libtorch plug-in and its options."""
+        return f"{plugin_path()}:{self.plugin_options}"
+
     @property
     def qps(self) -> list[int]:
         return list(self._runner.qps)
@@ -100,4 +104,21 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     o.kind = models.kind or "loop"
     o.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     o.half, o.tile, o.context, o.log2_block, o.rdo = half, tile, context, log2_block, rdo
-    return CnnFilter(TorchRunner(o), models)
+    f = CnnFilter(TorchRunner(o), models)
+    f.plugin_options = (f"models={Path(path).resolve()};device={o.device};tile={tile};context={context};"
+                        f"log2_block={log2_block};rdo={int(rdo)};half={int(half)}")
+    return f
+
+
+PLUGIN_NAME = "libhmcnn_torch_filter.so"
+
+
+def plugin_path() -> Path:
+    """Where the libtorch filter plug-in (hmcnn_filter_open("models=DIR;...")) is installed."""
+    from cnn_filter import _runner
+
+    path = Path(_runner.__file__).resolve().parent / PLUGIN_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"the libtorch plug-in {PLUGIN_NAME} is not beside {_runner.__file__}: rebuild "
+                                "the package (bash tools/setup.sh)")
+    return path

@@ -40,6 +40,11 @@ class Sequence:
     shared: str | None = None  # a raw .yuv under the shared data folder
     image: str | None = None  # an RGB image under the shared data folder (one frame)
     crop: tuple[int, int] | None = None  # (width, height) to cut the top-left of
+    hm_cfg: str | None = None  # HM's cfg/per-sequence/<hm_cfg>.cfg (default: the name)
+
+    @property
+    def hm_sequence_cfg(self) -> str:
+        return self.hm_cfg or self.name
 
     def source(self, sequence_dir: Path | None) -> str:
         """Where the frames come from (for messages and the store)."""

@@ -18,14 +18,15 @@ def _cmd_run(args) -> int:
     exp = load_experiment(args.experiment) if args.experiment else preset_experiment(args.preset)
     overrides = {k: v for k, v in (("frames", args.frames), ("test", args.test), ("sequence_dir", args.sequence_dir),
                                    ("preset", args.x265_preset), ("qp_cascade", args.qp_cascade),
-                                   ("placement", args.placement)) if v is not None}
+                                   ("placement", args.placement), ("codec", args.codec), ("hm_dir", args.hm))
+                 if v is not None}
     if args.qps:
         overrides["qps"] = args.qps
     if args.configs:
         overrides["configs"] = args.configs
     exp = dataclasses.replace(exp, **overrides)
     exp.validate()
-    print(f"experiment {exp.name}: anchor '{exp.anchor}' (x265, filter off) vs test '{exp.test}' "
+    print(f"experiment {exp.name}: anchor '{exp.anchor}' ({exp.codec}, filter off) vs test '{exp.test}' "
           f"({exp.placement}), configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, "
           f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address)
@@ -80,6 +81,7 @@ def _cmd_sr_study(args) -> int:
 
 def add_commands(sub) -> None:
     from experiments.bdrate import METHODS
+    from hm_bridge.backends import CODECS
     from hm_bridge.cascade import CASCADES
     from hm_bridge.configs import PLACEMENTS
     from sr_mode.codec import SR_QPS
@@ -99,6 +101,8 @@ def add_commands(sub) -> None:
     r.add_argument("--test", help="the test filter: smoothing, a model directory, ...")
     r.add_argument("--sequence-dir", help="folder holding the JCT-VC .yuv files")
     r.add_argument("--x265-preset", help="x265 preset (default: the experiment's)")
+    r.add_argument("--codec", choices=CODECS, help="x265 (in process, default) or hm (your HM build)")
+    r.add_argument("--hm", metavar="DIR", help="your HM checkout with its bin/ and cfg/ (default: $HMCNN_HM_DIR)")
     r.add_argument("--qp-cascade", choices=CASCADES, help="HM's per-picture QPs: hm16.20 (default) or l1100")
     r.add_argument("--placement", choices=PLACEMENTS,
                    help="where the test filter runs: loop (default), post (on decoded output) or replace "

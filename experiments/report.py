@@ -189,14 +189,17 @@ def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]
     period = ("; ".join(f"{p} ({', '.join(sorted(s))})" for p, s in sorted(periods.items()))
               if periods else "AI: every picture; LD: the first only")
     frames = sorted({r["frames"] for r in rows if r.get("frames")})
+    hm = exp.get("codec") == "hm"
+    encoder = versions.get("encoder") or f"x265 {versions.get('x265', '?')}"
     return [
-        ("anchor", f"x265 {versions.get('x265', '')}, filter {exp.get('anchor', 'none')} (deblocking + SAO on) "
-                   "- not HM"),
+        ("anchor", f"{encoder}, filter {exp.get('anchor', 'none')} (deblocking + SAO on)" + ("" if hm else " - not HM")),
         ("test", f"{exp.get('test')} (placement: {exp.get('placement', 'loop')})"),
-        ("encoder", f"x265 {versions.get('x265', '?')}, preset {exp.get('preset')}, decoder libde265"),
+        ("encoder", f"{encoder}, " + ("HM's cfgs, decoders HM and libde265" if hm else
+                                      f"preset {exp.get('preset')}, decoder libde265")),
         ("frames coded", f"{exp.get('frames') or 'all of each sequence'} (coded: {', '.join(map(str, frames))})"),
         ("QPs", ", ".join(map(str, exp.get("qps") or []))),
-        ("QP cascade", f"{exp.get('qp_cascade', 'l1100')} (HM's per-picture QPs forced, keyed on x265's real layers)"),
+        ("QP cascade", f"{encoder}'s own cfgs" if hm else
+                       f"{exp.get('qp_cascade', 'l1100')} (HM's per-picture QPs forced, keyed on x265's real layers)"),
         ("RA intra period", period),
         ("classes", "; ".join(f"{c}: {v}" for c, v in class_completeness(rows, exp.get("frames")).items())),
         ("BD method", f"{method}; BD-rate from bitstream bytes (picture-hash SEI excluded, side info counted), "

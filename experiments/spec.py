@@ -3,7 +3,8 @@
 YAML keys: name, classes and/or sequences, configs, qps, frames, preset, test (a filter
 spec: smoothing, a model directory, ...), anchor (default none), sequence_dir,
 qp_cascade (hm16.20 or l1100), placement (loop, post or replace: where the test filter
-runs), ctc_rules (default true: skip class/config pairs the CTC does not test).
+runs), ctc_rules (default true: skip class/config pairs the CTC does not test), codec
+(x265 or hm: the user's HM build, hm_dir or $HMCNN_HM_DIR).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from hm_bridge.backends import CODECS
 from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
 from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_placement, check_preset, check_qp
 from hm_bridge.paths import REPO
@@ -41,6 +43,8 @@ class Experiment:
     qp_cascade: str = DEFAULT_CASCADE
     placement: str = "loop"
     ctc_rules: bool = True
+    codec: str = "x265"
+    hm_dir: str | None = None
 
     def validate(self) -> None:
         for c in self.configs:
@@ -53,6 +57,8 @@ class Experiment:
         check_preset(self.preset)
         get_cascade(self.qp_cascade)
         check_placement(self.placement)
+        if self.codec not in CODECS:
+            raise ValueError(f"unknown codec {self.codec!r}; choose one of {', '.join(CODECS)}")
         if self.frames is not None and self.frames < 1:
             raise ValueError("frames must be positive")
 

@@ -39,6 +39,9 @@ class Job:
     sequence_dir: str | None
     qp_cascade: str = "hm16.20"
     placement: str = "loop"  # of the filter (the anchor has none)
+    codec: str = "x265"
+    hm_dir: str | None = None
+    hm_cfg: str | None = None  # HM's per-sequence cfg name
 
 
 def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
@@ -47,9 +50,14 @@ def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
 
     seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
     skipped = []
-    configs = []
+    configs, codec_name = [], exp.codec
+    codec_version = "x265"
+    if exp.codec == "hm":
+        from hm_bridge.hm import HMBuild
+
+        codec_version = HMBuild.find(exp.hm_dir).version  # a missing HM is an error before any job runs
     for c in exp.configs:
-        if c in UNSUPPORTED:
+        if c in UNSUPPORTED and codec_name == "x265":
             skipped.append((f"config {c}", UNSUPPORTED[c]))
         else:
             configs.append(c)
@@ -69,10 +77,11 @@ def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
                 for arm, spec in (("anchor", exp.anchor), ("test", exp.test)):
                     placement = exp.placement if arm == "test" else "loop"
                     what = [seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset, fingerprints[arm],
-                            exp.qp_cascade, placement]
+                            exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
-                                    exp.sequence_dir, exp.qp_cascade, placement))
+                                    exp.sequence_dir, exp.qp_cascade, placement, codec_name, exp.hm_dir,
+                                    seq.hm_sequence_cfg))
     return jobs, skipped
 
 
@@ -109,10 +118,15 @@ def run_job(job: Job) -> dict:
            "arm": job.arm, "filter": job.filter}
     try:
         video = _video(job.sequence, job.sequence_dir, job.frames)
-        r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
-                      threads=1, frame_threads=1, qp_cascade=job.qp_cascade, placement=job.placement)
+        if job.codec == "x265":
+            r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
+                          threads=1, frame_threads=1, qp_cascade=job.qp_cascade, placement=job.placement)
+        else:
+            r = hb.get_codec(job.codec, job.hm_dir).encode(video, config=job.config, qp=job.qp,
+                                                           loop_filter=_filter(job.filter), placement=job.placement,
+                                                           sequence=job.hm_cfg)
         # verify=True: a recon/decoder mismatch raises
-        versions = {"x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
+        versions = {"encoder": r.encoder, "x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
         row.update(

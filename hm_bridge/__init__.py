@@ -7,14 +7,15 @@ runs inside the coding loop after deblocking + SAO, on both sides.
     >>> result.kbps, result.psnr.y, result.md5_match
 """
 from hm_bridge._core import FILTER_ABI_VERSION, MAX_SIDE_INFO, SIDE_INFO_UUID, NoopFilter, Picture, SmoothingFilter
+from hm_bridge.backends import CODECS, Codec, get_codec
 from hm_bridge.codec import DecodeResult, EncodeResult, ReconMismatchError, decode, encode, post_filter
 from hm_bridge.configs import CONFIGS, PLACEMENTS, UNSUPPORTED, get_config
 from hm_bridge.native_filter import NativeLibraryFilter, load_native_filter
 from hm_bridge.video import PsnrReport, Video
 
 __all__ = [
-    "CONFIGS", "PLACEMENTS", "UNSUPPORTED", "FILTER_ABI_VERSION", "MAX_SIDE_INFO", "SIDE_INFO_UUID",
+    "CODECS", "CONFIGS", "Codec", "PLACEMENTS", "UNSUPPORTED", "FILTER_ABI_VERSION", "MAX_SIDE_INFO", "SIDE_INFO_UUID",
     "DecodeResult", "EncodeResult", "NativeLibraryFilter", "NoopFilter", "Picture", "PsnrReport",
     "ReconMismatchError", "SmoothingFilter",
-    "Video", "decode", "encode", "get_config", "load_native_filter", "post_filter",
+    "Video", "decode", "encode", "get_codec", "get_config", "load_native_filter", "post_filter",
 ]

@@ -55,6 +55,8 @@ class EncodeResult:
     placement: str = "loop"  # where the filter ran (hm_bridge.configs.PLACEMENTS)
     qp_cascade: str | None = None  # the HM QP cascade forced per picture (None: x265's own QPs)
     intra_period: int | None = None
+    encoder: str = ""  # what coded it: "x265 3.5+1-...", "HM-18.0"
+    encoder_options: list = field(default_factory=list)  # its settings, as a command line would give them
 
     @property
     def kbps(self) -> float:
@@ -153,7 +155,8 @@ def _result(out, video: Video, cfg: CodingConfig, qp: int, options, seconds: flo
         bitstream=bitstream, recon=recon, psnr=video.psnr(recon), bits_per_frame=bits, frame_types=types,
         frame_qps=qps, header_bytes=len(out.headers), rate_bytes=counted.rate,
         side_info_bytes=counted.side_info_sei, seconds=seconds, config=cfg.name, qp=qp, fps=video.fps,
-        x265_version=out.version, x265_options=options, decode=None)
+        x265_version=out.version, x265_options=options, decode=None, encoder=f"x265 {out.version}",
+        encoder_options=[f"--{k}" + (f"={v}" if v else "") for k, v in options])
 
 
 def _verify(result: EncodeResult, loop_filter) -> None:
@@ -188,6 +191,8 @@ def encode(
     verify: bool = True,
     extra_options: list[tuple[str, str]] | None = None,
     placement: str = "loop",
+    codec: str = "x265",
+    hm_dir=None,
 ) -> EncodeResult:
     """Encodes ``video`` with x265 under a CTC-like ``config`` ("ai", "ra", "ldp").
 
@@ -196,12 +201,19 @@ def encode(
     loop after deblocking + SAO; "replace" codes with deblocking and SAO off and runs it
     in their place; "post" codes without it and applies it to every reconstructed /
     decoded picture (no side information, nothing predicted from its output).
+    ``codec``: "x265" (in process, default) or "hm" (the user's HM build at ``hm_dir`` or
+    $HMCNN_HM_DIR; the filter must then be a native plug-in, see hm_bridge.hm).
     ``threads``: x265 worker-pool size; ``frame_threads``: pictures coded concurrently.
     ``hm_qp_offsets``: force HM's per-picture QPs, of the ``qp_cascade`` "hm16.20"
     (HM >= 16.14's cfgs, default) or "l1100" (hm_bridge/cascade.py).
     ``verify``: decode the stream with the same filter and raise ReconMismatchError
     unless the decoder's output equals the encoder's reconstruction bit for bit.
     """
+    if codec != "x265":
+        from hm_bridge.backends import get_codec
+
+        return get_codec(codec, hm_dir).encode(video, config=config, qp=qp, loop_filter=loop_filter,
+                                               placement=placement, frames=frames, verify=verify)
     video = _select_frames(video, frames)
     cfg = get_config(config)
     check_qp(qp)

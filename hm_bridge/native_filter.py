@@ -54,6 +54,10 @@ class NativeLibraryFilter:
             self.close()
             raise ValueError(f"{path} speaks filter ABI version {version}, this build speaks {FILTER_ABI_VERSION}")
 
+    def __hmcnn_plugin__(self) -> str:
+        """What an out-of-process codec (HM) loads: "LIB.so[:OPTIONS]"."""
+        return str(self.path.resolve()) + (f":{self.options}" if self.options else "")
+
     def __hmcnn_filter__(self):
         if not self._table:
             raise ValueError(f"filter from {self.path} is closed")

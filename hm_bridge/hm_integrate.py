@@ -1,0 +1,129 @@
+"""`hmcnn hm integrate --hm-src DIR`: inserts hm-cnn-loop's in-loop filter calls into a
+user's HM checkout (HM-16.21 .. HM-18.0, the CMake generations), idempotently. It never
+builds HM: rebuild TAppEncoder and TAppDecoder yourself afterwards.
+
+What it does (every inserted line is marked ``hm-cnn-loop``):
+
+* copies our adapter and glue (cpp/hm/) and the filter ABI header into
+  ``source/Lib/TLibCommon/`` (whose CMake globs *.cpp, so they are compiled in);
+* TDecGop::filterPicture: ``hmcnnDecodePicture(pcPic)`` after deblocking + SAO (and
+  PCMLFDisableProcess), before the picture-hash check;
+* TEncGOP::compressGOP: ``hmcnnEncodePicture(pcPic, trailingSeiMessages)`` after SAO,
+  before the hash SEI is made (the side information becomes a suffix SEI before it);
+* TLibCommon's CMakeLists.txt: links ``${CMAKE_DL_LIBS}`` (the plug-in is dlopen'ed).
+
+An HM it does not recognise (an anchor missing or found twice) is refused with the file
+and the anchor named; nothing is written then.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from hm_bridge.paths import REPO
+
+MARK = "hm-cnn-loop"
+#: our files copied into source/Lib/TLibCommon
+SHIPPED = {
+    "hmcnn_hm_adapter.h": REPO / "cpp" / "hm" / "hmcnn_hm_adapter.h",
+    "hmcnn_hm_adapter.cpp": REPO / "cpp" / "hm" / "hmcnn_hm_adapter.cpp",
+    "hmcnn_hm_glue.h": REPO / "cpp" / "hm" / "hmcnn_hm_glue.h",
+    "hmcnn_hm_glue.cpp": REPO / "cpp" / "hm" / "hmcnn_hm_glue.cpp",
+    "inloop_filter.h": REPO / "cpp" / "include" / "inloop_filter.h",
+}
+
+
+class UnknownHMError(ValueError):
+    """The tree is not an HM checkout this integration knows."""
+
+
+@dataclass(frozen=True)
+class Insertion:
+    file: str  # relative to the HM root
+    anchor: str  # a regular expression matching exactly once
+    text: str  # inserted right after (after=True) or before the anchor's match
+    after: bool = True
+
+
+INSERTIONS = (
+    Insertion("source/Lib/TLibDecoder/TDecGop.cpp", r'#include "TDecGop\.h"\n',
+              f'#include "TLibCommon/hmcnn_hm_glue.h" // {MARK}\n'),
+    Insertion("source/Lib/TLibDecoder/TDecGop.cpp",
+              r"\n    m_pcSAO->PCMLFDisableProcess\(pcPic\);\n  \}\n",
+              f"\n  // {MARK}: the in-loop filter after deblocking + SAO, before the picture hash check\n"
+              "  hmcnnDecodePicture(pcPic);\n"),
+    Insertion("source/Lib/TLibEncoder/TEncGOP.cpp", r'#include "TEncGOP\.h"\n',
+              f'#include "TLibCommon/hmcnn_hm_glue.h" // {MARK}\n'),
+    Insertion("source/Lib/TLibEncoder/TEncGOP.cpp", r"\n    std::string digestStr;\n",
+              f"\n    // {MARK}: the in-loop filter after deblocking + SAO, before the hash SEI; its side\n"
+              "    // information goes out as a suffix SEI ahead of the hash SEI\n"
+              "    hmcnnEncodePicture(pcPic, trailingSeiMessages);\n", after=False),
+    Insertion("source/Lib/TLibCommon/CMakeLists.txt", r"target_link_libraries\( \$\{LIB_NAME\} Threads::Threads \)\n",
+              f"# {MARK}: the in-loop filter plug-in is loaded with dlopen\n"
+              "target_link_libraries( ${LIB_NAME} ${CMAKE_DL_LIBS} )\n"),
+)
+
+
+def hm_version(root: Path) -> str | None:
+    common = Path(root) / "source" / "Lib" / "TLibCommon" / "CommonDef.h"
+    if not common.is_file():
+        return None
+    m = re.search(r'#define\s+NV_VERSION\s+"([^"]+)"', common.read_text(errors="replace"))
+    return m.group(1) if m else None
+
+
+def is_integrated(root: Path) -> bool:
+    return all(MARK in (Path(root) / f).read_text(errors="replace")
+               for f in {i.file for i in INSERTIONS} if (Path(root) / f).is_file())
+
+
+def _plan(root: Path) -> dict[str, str]:
+    """The new text of every file to change; UnknownHMError if an anchor is not unique."""
+    version = hm_version(root)
+    if version is None:
+        raise UnknownHMError(f"{root} is not an HM checkout (no source/Lib/TLibCommon/CommonDef.h with NV_VERSION)")
+    texts = {}
+    for ins in INSERTIONS:
+        path = root / ins.file
+        if not path.is_file():
+            raise UnknownHMError(f"HM {version} at {root}: {ins.file} is missing (this integration knows the CMake "
+                                 "HM generations, HM-16.21 .. HM-18.0)")
+        text = texts.get(ins.file, path.read_text(errors="replace"))
+        if ins.text.strip().splitlines()[-1] in text:
+            texts[ins.file] = text  # already there
+            continue
+        found = list(re.finditer(ins.anchor, text))
+        if len(found) != 1:
+            raise UnknownHMError(f"HM {version} at {root}: {ins.file} has {len(found)} matches of the anchor "
+                                 f"{ins.anchor!r} (expected 1): not an HM this integration knows; insert the calls "
+                                 "by hand (docs/hm-integration.md)")
+        at = found[0].end() if ins.after else found[0].start()
+        texts[ins.file] = text[:at] + ins.text + text[at:]
+    return texts
+
+
+def integrate(root) -> list[str]:
+    """Inserts the calls and copies our files; returns what was done. Idempotent."""
+    root = Path(root)
+    texts = _plan(root)  # everything is checked before anything is written
+    done = []
+    for rel, text in texts.items():
+        path = root / rel
+        if path.read_text(errors="replace") != text:
+            path.write_text(text)
+            done.append(f"inserted the calls into {rel}")
+    common = root / "source" / "Lib" / "TLibCommon"
+    for name, src in SHIPPED.items():
+        dst = common / name
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst)
+            done.append(f"copied {name} into source/Lib/TLibCommon")
+    return done
+
+
+def inserted_lines(root) -> int:
+    """Lines the integration added to HM's own files (our copied files not counted)."""
+    root = Path(root)
+    return sum(ins.text.count("\n") for ins in INSERTIONS if MARK in (root / ins.file).read_text(errors="replace"))
