@@ -45,6 +45,20 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_filter_path(args) -> int:
+    import sys
+
+    from cnn_filter.loader import plugin_path
+
+    path = plugin_path()
+    print(path)
+    print(f"  load it from any C/C++ codec: dlopen(\"{path}\"), then "
+          "hmcnn_filter_open(\"models=DIR;device=cpu|cuda[:N];rdo=1\")", file=sys.stderr)
+    print(f"  HM (integrated): HMCNN_FILTER=\"{path}:models=DIR;device=cpu\" TAppEncoder ...",
+          file=sys.stderr)
+    return 0
+
+
 def add_commands(sub) -> None:
     t = sub.add_parser("train", help="train one loop-filter model per QP on pairs made by our codec")
     t.add_argument("--qps", type=int, nargs="+", default=[22, 27, 32, 37])
@@ -75,6 +89,9 @@ def add_commands(sub) -> None:
     t.add_argument("--pairs-only", action="store_true",
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.set_defaults(func=_cmd_train)
+
+    fp = sub.add_parser("filter-path", help="where the libtorch CNN filter plug-in is (for HM or your own codec)")
+    fp.set_defaults(func=_cmd_filter_path)
 
     x = sub.add_parser("export", help="export the checkpoints of an interrupted `hmcnn train` as a model directory")
     x.add_argument("dir", help="the --out of the training (holding checkpoints/)")

@@ -79,6 +79,30 @@ def _cmd_sr_study(args) -> int:
     return 0
 
 
+def _cmd_hm_integrate(args) -> int:
+    from hm_bridge.hm_integrate import hm_version, integrate, inserted_lines
+
+    done = integrate(args.hm_src)
+    for line in done or ["already integrated: nothing to do"]:
+        print(line)
+    print(f"HM {hm_version(args.hm_src)}: {inserted_lines(args.hm_src)} lines of HM's own files carry our calls. "
+          "Rebuild TAppEncoder and TAppDecoder (re-run cmake first: new files), e.g.\n"
+          "  cmake -S HM -B HM/build && cmake --build HM/build --target TAppEncoder TAppDecoder\n"
+          "then set HMCNN_FILTER=LIB.so[:OPTIONS] for HM's processes (`hmcnn filter-path` prints the VRCNN plug-in).")
+    return 0
+
+
+def _cmd_hm_check(args) -> int:
+    from experiments.hm_check import run
+
+    hm, checks = run(args.hm, args.frames, args.qp, args.models)
+    print(f"{hm.version} at {hm.root}: encoder {hm.encoder.name}, in-loop calls "
+          f"{'present' if hm.integrated else 'absent'}")
+    for c in checks:
+        print(f"  [{'ok' if c.ok else 'FAIL'}] {c.what}" + (f" ({c.detail})" if c.detail else ""))
+    return 0 if all(c.ok for c in checks) else 1
+
+
 def add_commands(sub) -> None:
     from experiments.bdrate import METHODS
     from hm_bridge.backends import CODECS
@@ -123,6 +147,18 @@ def add_commands(sub) -> None:
     e.add_argument("--preset", default="slow")
     e.add_argument("--limit", type=int, default=None, help="only the first N images")
     e.set_defaults(func=_cmd_sr_eval)
+    hm = sub.add_parser("hm", help="your HM build: insert our in-loop calls, check what it can do")
+    hsub = hm.add_subparsers(dest="hm_command", required=True)
+    i = hsub.add_parser("integrate", help="insert the in-loop filter calls into your HM checkout (never builds it)")
+    i.add_argument("--hm-src", required=True, help="the HM checkout's root (with source/ and cfg/)")
+    i.set_defaults(func=_cmd_hm_integrate)
+    c = hsub.add_parser("check", help="prove recon == decoder output and the cross-decoder match on a few frames")
+    c.add_argument("--hm", default=None, help="the HM checkout with bin/ and cfg/ (default: $HMCNN_HM_DIR)")
+    c.add_argument("--frames", type=int, default=5)
+    c.add_argument("--qp", type=int, default=37)
+    c.add_argument("--models", default=None, help="the VRCNN models for the plug-in check (default: models/vrcnn)")
+    c.set_defaults(func=_cmd_hm_check)
+
     st = sub.add_parser("sr-study", help="SRCNN vs autoencoder vs bicubic (x2) on Set5 and Kodak")
     st.add_argument("--models", default="models/sr_study")
     st.add_argument("--out", required=True)

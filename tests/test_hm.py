@@ -1,0 +1,170 @@
+"""The HM backend: the HM-agnostic adapter (CI), the VRCNN plug-in loaded by plain C (CI),
+`hmcnn hm integrate` on synthetic trees (CI), and, with a user's HM build in
+$HMCNN_HM_DIR, the anchor, the in-loop filter and the cross-decoder check."""
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hm_bridge as hb
+from conftest import REPO, compile_shared_library
+from hm_bridge.hm_integrate import INSERTIONS, MARK, UnknownHMError, integrate, inserted_lines
+
+C_TESTS = REPO / "tests" / "c"
+
+
+def _cxx():
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        pytest.skip("no C++ compiler on this machine")
+    return cxx
+
+
+def test_hm_adapter_round_trips_pel_planes_of_every_kind(tmp_path):
+    """int16/int32 Pel, 8/10-bit, luma and chroma depths differing, errors with the filter's words."""
+    plugin = compile_shared_library(C_TESTS / "plus_one_filter.c", tmp_path / "libplus_one.so")
+    exe = tmp_path / "adapter_test"
+    subprocess.run([_cxx(), "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(REPO / "cpp" / "include"),
+                    "-I", str(REPO / "cpp" / "hm"), str(C_TESTS / "adapter_test.cpp"),
+                    str(REPO / "cpp" / "hm" / "hmcnn_hm_adapter.cpp"), "-ldl", "-o", str(exe)], check=True)
+    r = subprocess.run([str(exe), str(plugin)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 27 and all(line.startswith("ok") for line in lines)
+
+
+def test_the_vrcnn_plugin_loaded_from_c_filters_like_the_python_runner(tmp_path, clip9):
+    from cnn_filter import load_filter
+    from cnn_filter.loader import plugin_path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    exe = tmp_path / "plugin_apply"
+    subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", str(REPO / "cpp" / "include"),
+                    str(C_TESTS / "plugin_apply.c"), "-ldl", "-o", str(exe)], check=True)
+    picture = clip9[0]
+    picture.to_yuv(tmp_path / "in.yuv")
+    models = REPO / "models" / "vrcnn"
+    r = subprocess.run([str(exe), str(plugin_path()), f"models={models};device=cpu", str(picture.width),
+                        str(picture.height), "37", str(tmp_path / "in.yuv"), str(tmp_path / "out.yuv")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from_c = hb.Video.from_yuv(tmp_path / "out.yuv", picture.width, picture.height)
+    y, u, v = load_filter(models, device="cpu").filter_picture(37, picture.y[0], picture.u[0], picture.v[0])
+    assert np.array_equal(from_c.y[0], y) and np.array_equal(from_c.u[0], u)
+    assert not np.array_equal(y, picture.y[0])
+    bad = subprocess.run([str(exe), str(plugin_path()), "models=/nowhere", "176", "144", "37",
+                          str(tmp_path / "in.yuv"), str(tmp_path / "o.yuv")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "no model file or directory at /nowhere" in bad.stderr
+
+
+def _synthetic_hm(root: Path, anchors: bool = True) -> Path:
+    """A tree with HM's layout and the anchors the integration looks for (no HM code)."""
+    (root / "source/Lib/TLibCommon").mkdir(parents=True)
+    (root / "source/Lib/TLibDecoder").mkdir(parents=True)
+    (root / "source/Lib/TLibEncoder").mkdir(parents=True)
+    (root / "source/Lib/TLibCommon/CommonDef.h").write_text('#define NV_VERSION        "18.0"\n')
+    files = {}
+    for ins in INSERTIONS:
+        files.setdefault(ins.file, [])
+        if anchors:  # the anchor's regular expression, unescaped into the text it matches
+            files[ins.file].append(re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), ins.anchor))
+    for rel, parts in files.items():
+        (root / rel).write_text("// synthetic\n" + "".join(parts) + "// end\n")
+    return root
+
+
+def test_integrate_inserts_our_calls_once(tmp_path):
+    root = _synthetic_hm(tmp_path / "hm")
+    done = integrate(root)
+    assert any("TDecGop.cpp" in d for d in done) and any("hmcnn_hm_adapter.cpp" in d for d in done)
+    dec = (root / "source/Lib/TLibDecoder/TDecGop.cpp").read_text()
+    assert dec.index("PCMLFDisableProcess") < dec.index("hmcnnDecodePicture(pcPic);")
+    enc = (root / "source/Lib/TLibEncoder/TEncGOP.cpp").read_text()
+    assert enc.index("hmcnnEncodePicture(pcPic, trailingSeiMessages);") < enc.index("std::string digestStr;")
+    assert "${CMAKE_DL_LIBS}" in (root / "source/Lib/TLibCommon/CMakeLists.txt").read_text()
+    assert (root / "source/Lib/TLibCommon/inloop_filter.h").read_bytes() == \
+        (REPO / "cpp/include/inloop_filter.h").read_bytes()
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert integrate(root) == []  # idempotent
+    assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert inserted_lines(root) == 11 and dec.count(MARK) == 2
+
+
+def test_integrate_refuses_a_tree_it_does_not_know(tmp_path):
+    with pytest.raises(UnknownHMError, match="not an HM checkout"):
+        integrate(tmp_path)
+    root = _synthetic_hm(tmp_path / "hm", anchors=False)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(UnknownHMError, match=r"HM 18\.0 .*TDecGop\.cpp has 0 matches of the anchor"):
+        integrate(root)
+    assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}  # nothing written
+
+
+def test_replace_placement_codes_without_deblocking_and_sao(carphone):
+    f = hb.SmoothingFilter(rdo=False)
+    loop = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", loop_filter=f)
+    replace = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", loop_filter=f, placement="replace")
+    plain = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", placement="replace")
+    assert replace.md5_match and ("no-deblock", "") in replace.x265_options and ("no-sao", "") in replace.x265_options
+    assert replace.bitstream != loop.bitstream and replace.side_info_bytes > 0
+    assert plain.psnr.y < hb.encode(carphone[:5], config="ra", qp=37, preset="medium").psnr.y  # DBF+SAO help
+
+
+# --- with the user's HM build ----------------------------------------------------------------
+def _hm():
+    from hm_bridge.hm import HMBuild, hm_available
+
+    why = hm_available()
+    if why:
+        pytest.skip(f"no HM build ({why})")
+    return HMBuild.find()
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])
+def test_hm_anchor_equals_a_hand_run_hm_encode(clip9, tmp_path, config):
+    from hm_bridge.hm import encoder_args, hm_encode, parse_encoder_log
+
+    hm = _hm()
+    r = hm_encode(clip9, config=config, qp=32, hm=hm)
+    assert r.md5_match and r.encoder == hm.version
+    clip9.to_yuv(tmp_path / "in.yuv")
+    files = {"in": str(tmp_path / "in.yuv"), "bin": str(tmp_path / "s.bin"), "rec": str(tmp_path / "rec.yuv")}
+    log = subprocess.run(encoder_args(hm, config, 32, clip9, None, "loop", files), capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "HMCNN_FILTER"}, check=True).stdout
+    assert (tmp_path / "s.bin").read_bytes() == r.bitstream
+    pictures, _ = parse_encoder_log(log)
+    assert np.abs(r.psnr.per_frame[:, 0] - [p.psnr[0] for p in pictures]).max() <= 0.01
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])
+def test_vrcnn_plugin_in_hms_loop_matches_hm_and_libde265(clip9, config):
+    from cnn_filter import load_filter
+    from hm_bridge.hm import hm_encode
+
+    hm = _hm()
+    if not hm.integrated:
+        pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
+    f = load_filter(REPO / "models" / "vrcnn", device="cpu", rdo=False)
+    r = hm_encode(clip9[:5], config=config, qp=37, hm=hm, loop_filter=f)  # HM decoder and libde265 both checked
+    assert r.md5_match and r.side_info_bytes > 0
+    assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
+
+
+def test_hm_post_filter_and_replace_placements(clip9):
+    from cnn_filter import load_filter
+    from hm_bridge.hm import hm_encode
+
+    hm = _hm()
+    f = load_filter(REPO / "models" / "vrcnn", device="cpu")
+    post = hm_encode(clip9[:3], config="ai", qp=37, hm=hm, loop_filter=f, placement="post")
+    anchor = hm_encode(clip9[:3], config="ai", qp=37, hm=hm)
+    assert post.bitstream == anchor.bitstream and post.md5_match and post.psnr.y > anchor.psnr.y
+    if hm.integrated:
+        replace = hm_encode(clip9[:3], config="ai", qp=37, hm=hm, loop_filter=f, placement="replace")
+        assert replace.md5_match and "--SAO=0" in replace.encoder_options
