@@ -45,12 +45,21 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_quantize(args) -> int:
+    from cnn_filter.quantize import quantize_directory
+
+    quantize_directory(args.models, args.out, args.calibration, args.activation_bits, args.weight_bits, args.qat_steps,
+                       args.cache)
+    print(f"integer models and manifest in {args.out} (use them with --filter {args.out})")
+    return 0
+
+
 def _cmd_filter_path(args) -> int:
     import sys
 
-    from cnn_filter.loader import plugin_path
+    from cnn_filter.loader import INT_PLUGIN_NAME, PLUGIN_NAME, plugin_path
 
-    path = plugin_path()
+    path = plugin_path(INT_PLUGIN_NAME if args.integer else PLUGIN_NAME)
     print(path)
     print(f"  load it from any C/C++ codec: dlopen(\"{path}\"), then "
           "hmcnn_filter_open(\"models=DIR;device=cpu|cuda[:N];rdo=1\")", file=sys.stderr)
@@ -90,8 +99,21 @@ def add_commands(sub) -> None:
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.set_defaults(func=_cmd_train)
 
-    fp = sub.add_parser("filter-path", help="where the libtorch CNN filter plug-in is (for HM or your own codec)")
+    fp = sub.add_parser("filter-path", help="where the CNN filter plug-in is (for HM or your own codec)")
+    fp.add_argument("--integer", action="store_true", help="the integer runner's plug-in (no libtorch)")
     fp.set_defaults(func=_cmd_filter_path)
+
+    from cnn_filter.quantize import ACTIVATION_BITS, WEIGHT_BITS
+
+    q = sub.add_parser("quantize", help="integer (fixed-point) models of a trained directory, for the integer runner")
+    q.add_argument("--models", default="models/vrcnn", help="the trained (TorchScript) model directory")
+    q.add_argument("--out", default="models/vrcnn-int")
+    q.add_argument("--calibration", type=int, default=16, help="training pictures used to calibrate the scales")
+    q.add_argument("--activation-bits", type=int, default=ACTIVATION_BITS)
+    q.add_argument("--weight-bits", type=int, default=WEIGHT_BITS)
+    q.add_argument("--qat-steps", type=int, default=0, help="quantization-aware fine-tuning steps (0: PTQ only)")
+    q.add_argument("--cache", default=None, help="where the calibration pairs are cached")
+    q.set_defaults(func=_cmd_quantize)
 
     x = sub.add_parser("export", help="export the checkpoints of an interrupted `hmcnn train` as a model directory")
     x.add_argument("dir", help="the --out of the training (holding checkpoints/)")

@@ -1,6 +1,7 @@
 """load_filter(): a trained model (or a directory of per-QP models) as a native in-loop
-filter for hm_bridge.encode/decode. Inference runs in C++ (libtorch), never through
-the Python interpreter."""
+filter for hm_bridge.encode/decode. Inference runs in C++, never through the Python
+interpreter: libtorch for TorchScript models (CnnFilter), our integer runner for the
+fixed-point models `hmcnn quantize` writes (IntegerFilter: the same bits on any machine)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -85,17 +86,70 @@ def check_context(models: zoo.ModelSet, context: int) -> None:
                          "tiled inference would differ from whole-picture inference")
 
 
+class IntegerFilter:
+    """Integer (.hmq) models in the integer runner: no libtorch, no float, bit-exact across
+    machines, kernels (scalar, AVX2), thread counts and stripe heights. Side information
+    names the model (its index, and on I pictures the file's 16-bit content hash)."""
+
+    def __init__(self, runner, models: zoo.ModelSet, options: str):
+        self._runner = runner
+        self.models = models
+        self.plugin_options = options
+
+    path = property(lambda self: self.models.path)
+    qps = property(lambda self: list(self._runner.qps))
+    kernel = property(lambda self: self._runner.kernel)
+    kind = "loop"
+    device = "cpu"
+
+    def __hmcnn_filter__(self):
+        return self._runner.__hmcnn_filter__()
+
+    def __hmcnn_plugin__(self) -> str:
+        return f"{plugin_path(INT_PLUGIN_NAME)}:{self.plugin_options}"
+
+    def select_model(self, qp: int) -> int:
+        return self._runner.select_model(qp)
+
+    def model_hash(self, index: int) -> int:
+        return self._runner.model_hash(index)
+
+    def filter_plane(self, qp: int, y, kernel: str = "", threads: int = 0, stripe: int = 0):
+        """The model for ``qp`` on a uint8 luma plane, as in the loop (optionally with
+        another kernel / threads / stripe height: the same bits)."""
+        return self._runner.filter_plane(self._runner.select_model(qp), y, kernel, threads, stripe)
+
+    def __repr__(self) -> str:
+        return f"IntegerFilter({str(self.path)!r}, qps={self.qps}, kernel={self.kernel!r})"
+
+
+def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 64, rdo: bool = True,
+                        log2_block: int = 6) -> IntegerFilter:
+    from cnn_filter._int_runner import IntRunner
+
+    models = zoo.open_models(path)
+    if not models.integer:
+        raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
+    runner = IntRunner(list(models.qps), [str(f) for f in models.files], kernel, threads, stripe, log2_block, rdo)
+    options = f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)}"
+    return IntegerFilter(runner, models, options)
+
+
 def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int | None = None,
-                rdo: bool = True, log2_block: int = 6) -> CnnFilter:
+                rdo: bool = True, log2_block: int = 6, integer: bool | None = None, threads: int = 1):
     """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of models
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
     else CPU. ``context``: None = enough for the architecture's receptive field.
-    Raises FileNotFoundError / ValueError with the reason, never crashes."""
+    ``integer``: None = as the directory holds (.hmq models run in the integer runner,
+    ``threads`` of it); True insists on integer models. Raises FileNotFoundError /
+    ValueError with the reason, never crashes."""
+    models = zoo.open_models(path)
+    if integer or (integer is None and models.integer):
+        return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block)
     import torch  # loads libtorch before the runner extension
 
     from cnn_filter._runner import TorchFilterOptions, TorchRunner
 
-    models = zoo.open_models(path)
     context = default_context(models) if context is None else context
     check_context(models, context)
     o = TorchFilterOptions()
@@ -111,14 +165,16 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
 
 
 PLUGIN_NAME = "libhmcnn_torch_filter.so"
+INT_PLUGIN_NAME = "libhmcnn_int_filter.so"
 
 
-def plugin_path() -> Path:
-    """Where the libtorch filter plug-in (hmcnn_filter_open("models=DIR;...")) is installed."""
-    from cnn_filter import _runner
+def plugin_path(name: str = PLUGIN_NAME) -> Path:
+    """Where a filter plug-in (hmcnn_filter_open("models=DIR;...")) is installed: the libtorch
+    one (default) or the integer one (INT_PLUGIN_NAME), beside the package's extensions."""
+    from cnn_filter import _int_runner
 
-    path = Path(_runner.__file__).resolve().parent / PLUGIN_NAME
+    path = Path(_int_runner.__file__).resolve().parent / name
     if not path.is_file():
-        raise FileNotFoundError(f"the libtorch plug-in {PLUGIN_NAME} is not beside {_runner.__file__}: rebuild "
-                                "the package (bash tools/setup.sh)")
+        raise FileNotFoundError(f"the plug-in {name} is not beside {_int_runner.__file__}: rebuild the package "
+                                "(bash tools/setup.sh)")
     return path

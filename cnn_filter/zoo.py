@@ -63,6 +63,11 @@ class ModelSet:
     def kind(self) -> str | None:
         return self.meta.get("kind")
 
+    @property
+    def integer(self) -> bool:
+        """Integer (.hmq) models, for the integer runner."""
+        return self.meta.get("format") == "hmq" or all(f.suffix == ".hmq" for f in self.files)
+
     def nearest(self, qp: int) -> int:
         return 0 if self.qp_input else nearest_index(self.qps, qp)
 
@@ -94,7 +99,12 @@ def _from_manifest(path: Path) -> tuple[dict[int, Path], dict]:
 
 
 def _from_qp_files(path: Path) -> dict[int, Path]:
-    return {int(m.group(1)): p for p in path.glob("qp*.pt") if (m := re.fullmatch(r"qp(\d+)\.pt", p.name))}
+    """qpNN.pt TorchScript files, else qpNN.hmq integer models."""
+    for ext in (".pt", ".hmq"):
+        found = {int(m.group(1)): p for p in path.glob(f"qp*{ext}") if (m := re.fullmatch(rf"qp(\d+)\{ext}", p.name))}
+        if found:
+            return found
+    return {}
 
 
 def open_models(path) -> ModelSet:

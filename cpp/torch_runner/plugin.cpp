@@ -14,7 +14,7 @@
 #include <string>
 
 #include "inloop_filter.h"
-#include "torch_runner/model_zoo.h"
+#include "common/model_zoo.h"
 #include "torch_runner/torch_filter.h"
 
 namespace {

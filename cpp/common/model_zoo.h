@@ -2,7 +2,7 @@
 // nearest-QP rule in TorchFilter::select_model). A directory with manifest.json
 //   {"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}            per-QP models
 //   {"arch": ..., "kind": ..., "model": "model.pt", "qps": [17, ...]}       one QP-input model
-// or, without a manifest, qpNN.pt files; or one TorchScript file.
+// or, without a manifest, qpNN<ext> files (.pt TorchScript, .hmq integer models); or one file.
 #pragma once
 #include <string>
 #include <vector>
@@ -17,6 +17,6 @@ struct ModelZoo {
 };
 
 // Reads a model directory or file; throws std::invalid_argument with the reason.
-ModelZoo read_model_zoo(const std::string& path);
+ModelZoo read_model_zoo(const std::string& path, const std::string& ext = ".pt");
 
 }  // namespace hmcnn

@@ -1,4 +1,4 @@
-#include "torch_runner/model_zoo.h"
+#include "common/model_zoo.h"
 
 #include <sys/stat.h>
 #include <dirent.h>
@@ -168,13 +168,14 @@ void from_manifest(const std::string& dir, ModelZoo* zoo) {
     }
 }
 
-void from_qp_files(const std::string& dir, ModelZoo* zoo) {
+void from_qp_files(const std::string& dir, const std::string& ext, ModelZoo* zoo) {
     std::vector<std::pair<int, std::string>> pairs;
     if (DIR* d = opendir(dir.c_str())) {
         while (dirent* e = readdir(d)) {
             std::string name = e->d_name;
-            if (name.size() > 5 && name.compare(0, 2, "qp") == 0 && name.compare(name.size() - 3, 3, ".pt") == 0) {
-                std::string digits = name.substr(2, name.size() - 5);
+            if (name.size() > 2 + ext.size() && name.compare(0, 2, "qp") == 0 &&
+                name.compare(name.size() - ext.size(), ext.size(), ext) == 0) {
+                std::string digits = name.substr(2, name.size() - 2 - ext.size());
                 if (!digits.empty() && std::all_of(digits.begin(), digits.end(), ::isdigit))
                     pairs.emplace_back(std::stoi(digits), dir + "/" + name);
             }
@@ -190,14 +191,15 @@ void from_qp_files(const std::string& dir, ModelZoo* zoo) {
 
 }  // namespace
 
-ModelZoo read_model_zoo(const std::string& path) {
+ModelZoo read_model_zoo(const std::string& path, const std::string& ext) {
     ModelZoo zoo;
     if (is_dir(path)) {
         if (is_file(path + "/manifest.json"))
             from_manifest(path, &zoo);
         else
-            from_qp_files(path, &zoo);
-        if (zoo.paths.empty()) throw std::invalid_argument(path + " holds no models (manifest.json or qpNN.pt files)");
+            from_qp_files(path, ext, &zoo);
+        if (zoo.paths.empty())
+            throw std::invalid_argument(path + " holds no models (manifest.json or qpNN" + ext + " files)");
     } else if (is_file(path)) {  // one file; its .json sidecar may name the QP and kind
         std::string sidecar = path.substr(0, path.rfind('.')) + ".json";
         int qp = 32;

@@ -1,0 +1,129 @@
+#include "int_runner/int_model.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <stdexcept>
+
+namespace hmcnn {
+
+uint16_t content_hash(const uint8_t* data, size_t size) {
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < size; i++) h = (h ^ data[i]) * 0x100000001B3ull;
+    h ^= h >> 32;
+    h ^= h >> 16;
+    return (uint16_t)(h & 0xFFFF);
+}
+
+namespace {
+
+struct Reader {
+    const std::vector<uint8_t>& d;
+    size_t at = 0;
+    std::string path;
+    void need(size_t n) {
+        if (at + n > d.size()) throw std::invalid_argument(path + " is truncated (not a complete .hmq model)");
+    }
+    template <class T>
+    T get() {
+        need(sizeof(T));
+        T v;
+        std::memcpy(&v, &d[at], sizeof(T));  // little-endian files on little-endian hosts
+        at += sizeof(T);
+        return v;
+    }
+};
+
+void transpose_single(IntLayer& l) {
+    if (l.cout != 1) return;
+    const int taps = l.k * l.k;
+    l.transposed.resize((size_t)taps * l.cin);
+    for (int ci = 0; ci < l.cin; ci++)
+        for (int t = 0; t < taps; t++) l.transposed[(size_t)t * l.cin + ci] = l.weight[(size_t)ci * taps + t];
+}
+
+void pack_taps(IntLayer& l) {
+    if (l.cin != 1) return;
+    const int taps = l.k * l.k, pairs = (taps + 1) / 2;
+    l.packed_taps.assign((size_t)l.blocks() * pairs * 16, 0);
+    for (int co = 0; co < l.cout; co++)
+        for (int t = 0; t < taps; t++)
+            l.packed_taps[(((size_t)(co / 8) * pairs + t / 2) * 8 + co % 8) * 2 + t % 2] = l.weight[(size_t)co * taps + t];
+}
+
+void pack_avx2(IntLayer& l, int padded_cin) {
+    const int taps = l.k * l.k, pairs = padded_cin / 2;
+    l.packed.assign((size_t)l.blocks() * taps * pairs * 16, 0);
+    for (int co = 0; co < l.cout; co++)
+        for (int ci = 0; ci < l.cin; ci++)
+            for (int t = 0; t < taps; t++) {
+                size_t at = ((((size_t)(co / 8) * taps + t) * pairs + ci / 2) * 8 + co % 8) * 2 + ci % 2;
+                l.packed[at] = l.weight[((size_t)co * l.cin + ci) * taps + t];
+            }
+}
+
+}  // namespace
+
+IntModel IntModel::load(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::invalid_argument("cannot read integer model " + path);
+    std::vector<uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    Reader r{data, 0, path};
+    r.need(4);
+    if (std::memcmp(&data[0], "HMCQ", 4)) throw std::invalid_argument(path + " is not an hm-cnn-loop integer model");
+    r.at = 4;
+    if (r.get<uint16_t>() != 1) throw std::invalid_argument(path + ": unsupported .hmq version");
+    int nt = r.get<uint16_t>(), nl = r.get<uint16_t>();
+    IntModel m;
+    for (int i = 0; i < nt; i++) {
+        IntTensor t;
+        t.channels = r.get<uint16_t>();
+        t.frac = r.get<int8_t>();
+        t.bits = r.get<uint8_t>();
+        t.padded = (t.channels + 1) / 2 * 2;
+        if (t.channels < 1 || t.bits < 1 || t.bits > 15) throw std::invalid_argument(path + ": bad tensor");
+        m.tensors.push_back(t);
+    }
+    std::map<int, int> radius_from;  // per source tensor: its consumers' widest kernel radius
+    for (int i = 0; i < nl; i++) {
+        IntLayer l;
+        l.src = r.get<int16_t>();
+        l.dst = r.get<int16_t>();
+        l.dst_offset = r.get<uint16_t>();
+        l.cin = r.get<uint16_t>();
+        l.cout = r.get<uint16_t>();
+        l.k = r.get<uint16_t>();
+        l.relu = r.get<uint8_t>() != 0;
+        l.shift = r.get<int8_t>();
+        r.get<uint8_t>();
+        int n = r.get<uint8_t>();
+        r.need(n);
+        l.name.assign((const char*)&data[r.at], n);
+        r.at += n;
+        size_t nw = (size_t)l.cout * l.cin * l.k * l.k;
+        r.need(nw * 2 + (size_t)l.cout * 4);
+        l.weight.resize(nw);
+        std::memcpy(l.weight.data(), &data[r.at], nw * 2);
+        r.at += nw * 2;
+        l.bias.resize(l.cout);
+        std::memcpy(l.bias.data(), &data[r.at], (size_t)l.cout * 4);
+        r.at += (size_t)l.cout * 4;
+        if (l.src < 0 || l.src >= nt || l.dst >= nt || l.cin != m.tensors[l.src].channels || l.k % 2 == 0 || l.k > 9 ||
+            l.shift < 0 || l.shift > 30 || (l.dst >= 0 && l.dst_offset + l.cout > m.tensors[l.dst].channels) ||
+            (l.dst < 0 && l.cout != 1))
+            throw std::invalid_argument(path + ": layer " + l.name + " does not fit the graph");
+        pack_avx2(l, m.tensors[l.src].padded);
+        transpose_single(l);
+        pack_taps(l);
+        radius_from[l.src] = std::max(radius_from[l.src], l.k / 2);
+        m.layers.push_back(std::move(l));
+    }
+    if (r.at != data.size()) throw std::invalid_argument(path + " has trailing bytes");
+    if (m.layers.empty() || m.layers.back().dst != -1) throw std::invalid_argument(path + ": no output layer");
+    for (auto& kv : radius_from) m.radius += kv.second;
+    m.hash = content_hash(data.data(), data.size());
+    return m;
+}
+
+}  // namespace hmcnn

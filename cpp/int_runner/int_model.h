@@ -1,0 +1,48 @@
+// An integer loop-filter model (.hmq, written by cnn_filter/quantize.py, format in
+// docs/integer-models.md) and the arithmetic that runs it: int16 weights and
+// activations, int32 accumulation, rounding right shifts, ReLU clamps. No float.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hmcnn {
+
+struct IntTensor {
+    int channels;  // as stored
+    int padded;    // channels rounded up to even (weights pair input channels)
+    int frac;      // fractional bits (documentation only: scales are folded into shifts)
+    int bits;      // values clamp to [0, 2^bits - 1] after ReLU
+};
+
+struct IntLayer {
+    std::string name;
+    int src, dst, dst_offset;  // dst -1: the residual output, added to the input samples
+    int cin, cout, k;
+    bool relu;
+    int shift;
+    std::vector<int16_t> weight;  // (cout, cin, k, k), as in the file
+    std::vector<int32_t> bias;
+    // AVX2 packing: per block of 8 output channels, per tap, per input-channel pair, the
+    // 8 x 2 weights of one vpmaddwd: [block][tap][pair][co 0..7][ci 0..1]
+    std::vector<int16_t> packed;
+    // one output channel: the weights as [tap][ci] (a dot product per pixel)
+    std::vector<int16_t> transposed;
+    // one input channel: [block][tap pair][co 0..7][tap 0..1] (the reduction runs over taps)
+    std::vector<int16_t> packed_taps;
+    int blocks() const { return (cout + 7) / 8; }
+};
+
+struct IntModel {
+    std::vector<IntTensor> tensors;  // tensor 0: the input samples
+    std::vector<IntLayer> layers;
+    uint16_t hash = 0;               // content hash of the file (side information names it)
+    int radius = 0;                  // samples of context per side
+
+    static IntModel load(const std::string& path);  // throws std::invalid_argument with the reason
+};
+
+// FNV-1a 64 of the bytes, folded to 16 bits (Python twin: cnn_filter.quantize.content_hash).
+uint16_t content_hash(const uint8_t* data, size_t size);
+
+}  // namespace hmcnn

@@ -1,0 +1,94 @@
+// cnn_filter._int_runner: the integer CNN loop filter (no libtorch) as a Python object
+// that hm_bridge.encode/decode accept as loop_filter (through __hmcnn_filter__).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+
+#include "int_runner/int_filter.h"
+
+namespace py = pybind11;
+using namespace hmcnn;
+
+namespace {
+
+IntKernel kernel_named(const std::string& name) {
+    if (name == "scalar") return IntKernel::Scalar;
+    if (name == "avx2") {
+        if (!__builtin_cpu_supports("avx2")) throw py::value_error("this CPU has no AVX2");
+        return IntKernel::Avx2;
+    }
+    if (name == "auto") return best_int_kernel();
+    throw py::value_error("kernel must be auto, scalar or avx2, got '" + name + "'");
+}
+
+class IntRunner {
+public:
+    IntRunner(std::vector<int> qps, std::vector<std::string> paths, const std::string& kernel, int threads,
+              int stripe, int log2_block, bool rdo) {
+        IntFilterOptions o;
+        o.qps = std::move(qps);
+        o.paths = std::move(paths);
+        o.run = {kernel_named(kernel), threads, stripe};
+        o.log2_block = log2_block;
+        o.rdo = rdo;
+        if (threads < 1 || stripe < 1) throw py::value_error("threads and stripe must be positive");
+        filter_ = std::make_unique<IntFilter>(o);
+        settings_ = o.run;
+    }
+    py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
+    int select_model(int qp) const { return filter_->select_model(qp); }
+    std::vector<int> qps() const { return filter_->qps(); }
+    int model_hash(int index) const { return filter_->model(index).hash; }
+    int receptive_radius(int index) const { return filter_->model(index).radius; }
+    std::string kernel() const { return int_kernel_name(settings_.kernel); }
+
+    // Model `index` on a uint8 luma plane; kernel/threads/stripe override the filter's own.
+    py::array_t<uint8_t> filter_plane(int index, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> y,
+                                      const std::string& kernel, int threads, int stripe) const {
+        if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
+        if (index < 0 || index >= (int)filter_->qps().size()) throw py::index_error("no such model");
+        IntRunSettings s = settings_;
+        if (!kernel.empty()) s.kernel = kernel_named(kernel);
+        if (threads > 0) s.threads = threads;
+        if (stripe > 0) s.stripe = stripe;
+        int h = (int)y.shape(0), w = (int)y.shape(1);
+        std::vector<uint8_t> out;
+        {
+            py::gil_scoped_release release;
+            out = filter_->filter_plane(index, y.data(), w, w, h, s);
+        }
+        py::array_t<uint8_t> a({h, w});
+        std::memcpy(a.mutable_data(), out.data(), out.size());
+        return a;
+    }
+
+private:
+    std::unique_ptr<IntFilter> filter_;
+    IntRunSettings settings_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(_int_runner, m) {
+    m.doc() = "integer (fixed-point) CNN in-loop filter implementing the hm-cnn-loop filter ABI";
+    m.def("best_kernel", [] { return std::string(int_kernel_name(best_int_kernel())); });
+    m.def("content_hash", [](py::bytes data) {
+        std::string s = data;
+        return (int)content_hash((const uint8_t*)s.data(), s.size());
+    });
+    py::class_<IntRunner>(m, "IntRunner")
+        .def(py::init<std::vector<int>, std::vector<std::string>, const std::string&, int, int, int, bool>(),
+             py::arg("qps"), py::arg("paths"), py::arg("kernel") = "auto", py::arg("threads") = 1,
+             py::arg("stripe") = 64, py::arg("log2_block") = 6, py::arg("rdo") = true)
+        .def("__hmcnn_filter__", &IntRunner::capsule)
+        .def("select_model", &IntRunner::select_model)
+        .def("model_hash", &IntRunner::model_hash)
+        .def("receptive_radius", &IntRunner::receptive_radius)
+        .def("filter_plane", &IntRunner::filter_plane, py::arg("index"), py::arg("y"), py::arg("kernel") = "",
+             py::arg("threads") = 0, py::arg("stripe") = 0)
+        .def_property_readonly("qps", &IntRunner::qps)
+        .def_property_readonly("kernel", &IntRunner::kernel);
+}

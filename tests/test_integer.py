@@ -1,0 +1,119 @@
+"""Integer inference: a fixed-point VRCNN whose bits are the same for every kernel
+(scalar, AVX2), thread count and stripe height, equal to the Python reference, and
+across encoder and decoder configurations; overflow refused at export; a decoder with
+another model refuses the stream."""
+import json
+import subprocess
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import hm_bridge as hb
+from cnn_filter import create_model
+from cnn_filter.loader import INT_PLUGIN_NAME, load_integer_filter, plugin_path
+from cnn_filter.quantize import (OverflowRefused, content_hash, load, quantize, run_integer, save)
+from cnn_filter.zoo import write_manifest
+from conftest import REPO
+
+
+def _vrcnn(seed: int):
+    torch.manual_seed(seed)
+    m = create_model("vrcnn").eval()
+    with torch.no_grad():
+        m.conv4.weight.normal_(0, 0.02)  # visibly not the identity
+    return m
+
+
+@pytest.fixture(scope="module")
+def int_dir(tmp_path_factory, clip9):
+    d = tmp_path_factory.mktemp("int")
+    calibration = [clip9.y[i] for i in range(3)]
+    for qp, seed in ((22, 1), (37, 2)):
+        save(quantize(_vrcnn(seed), "vrcnn", calibration), d / f"qp{qp}.hmq")
+    write_manifest(d, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq")
+    return d
+
+
+KERNELS = ["scalar"] + (["avx2"] if __import__("cnn_filter._int_runner", fromlist=["x"]).best_kernel() == "avx2" else [])
+
+
+def test_every_kernel_thread_count_and_stripe_gives_the_reference_bits(int_dir, clip9):
+    f = load_integer_filter(int_dir)
+    model = load(int_dir / "qp37.hmq")
+    rng = np.random.default_rng(4)
+    planes = [rng.integers(0, 256, (46, 70), dtype=np.uint8), rng.integers(0, 256, (64, 96), dtype=np.uint8),
+              clip9.y[0], hb.encode(clip9[:1], config="ai", qp=37, preset="medium").recon.y[0]]
+    for plane in planes:
+        ref = run_integer(model, plane)  # the Python reference (exact int32 arithmetic)
+        for kernel in KERNELS:
+            for threads in (1, 2, 3):
+                for stripe in (1, 5, 64):
+                    assert np.array_equal(f.filter_plane(37, plane, kernel, threads, stripe), ref), \
+                        (plane.shape, kernel, threads, stripe)
+        assert (ref != plane).mean() > 0.1
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_encode_with_one_runner_configuration_decode_with_another(int_dir, carphone, config):
+    enc = load_integer_filter(int_dir, kernel=KERNELS[-1], threads=2, stripe=16, rdo=False)
+    dec = load_integer_filter(int_dir, kernel="scalar", threads=1, stripe=64)
+    r = hb.encode(carphone[:9], config=config, qp=37, preset="medium", loop_filter=enc, verify=False)
+    d = hb.decode(r.bitstream, loop_filter=dec)
+    assert d.video.md5() == r.recon.md5() and d.hash_ok and r.side_info_bytes > 0
+    assert not hb.decode(r.bitstream).hash_ok
+
+
+def test_a_decoder_with_another_model_refuses_the_stream(int_dir, tmp_path, clip9):
+    r = hb.encode(clip9[:2], config="ai", qp=37, preset="medium", loop_filter=load_integer_filter(int_dir, rdo=False))
+    other = tmp_path / "other"
+    other.mkdir()
+    calibration = [clip9.y[0]]
+    for qp, seed in ((22, 1), (37, 9)):  # QP 37's model differs
+        save(quantize(_vrcnn(seed), "vrcnn", calibration), other / f"qp{qp}.hmq")
+    write_manifest(other, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq")
+    expected = content_hash((int_dir / "qp37.hmq").read_bytes())
+    with pytest.raises(RuntimeError, match=f"coded with the model of content hash {expected:04x}, this decoder holds"):
+        hb.decode(r.bitstream, loop_filter=load_integer_filter(other))
+
+
+def test_a_model_whose_accumulators_could_overflow_is_refused_with_the_layer_named(clip9):
+    with pytest.raises(OverflowRefused, match=r"layer conv2_5x5: the int32 accumulator could reach \d+"):
+        quantize(_vrcnn(1), "vrcnn", [clip9.y[0]], weight_bits=16)
+
+
+def test_the_integer_plugin_from_c_filters_like_the_python_runner(int_dir, tmp_path, clip9):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    exe = tmp_path / "plugin_apply"
+    subprocess.run([cc, "-std=c11", "-O2", "-I", str(REPO / "cpp" / "include"), str(REPO / "tests" / "c" / "plugin_apply.c"),
+                    "-ldl", "-o", str(exe)], check=True)
+    clip9[0].to_yuv(tmp_path / "in.yuv")
+    r = subprocess.run([str(exe), str(plugin_path(INT_PLUGIN_NAME)), f"models={int_dir};threads=2", "176", "144", "37",
+                        str(tmp_path / "in.yuv"), str(tmp_path / "out.yuv")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = hb.Video.from_yuv(tmp_path / "out.yuv", 176, 144)
+    assert np.array_equal(out.y[0], load_integer_filter(int_dir).filter_plane(37, clip9.y[0]))
+
+
+def test_file_format_round_trip_and_hash_twins(int_dir):
+    from cnn_filter import _int_runner
+
+    data = (int_dir / "qp22.hmq").read_bytes()
+    assert data[:4] == b"HMCQ" and _int_runner.content_hash(data) == content_hash(data)
+    m = load(int_dir / "qp22.hmq")
+    assert m.receptive_radius == 6 and [l.name for l in m.layers][-1] == "conv4"
+    assert json.loads((int_dir / "manifest.json").read_text())["format"] == "hmq"
+
+
+def test_quantization_aware_fine_tuning_runs_and_keeps_the_scales(clip9):
+    from cnn_filter.quantize import qat_finetune
+
+    m = _vrcnn(3)
+    q = quantize(m, "vrcnn", [clip9.y[0]])
+    recon = hb.encode(clip9[:2], config="ai", qp=37, preset="medium").recon.y
+    tuned = qat_finetune(m, "vrcnn", q, list(recon), list(clip9.y[:2]), steps=3, patch=32, batch=2)
+    again = quantize(tuned, "vrcnn", [clip9.y[0]], peaks={int(k): v for k, v in q.meta["peaks"].items()})
+    assert [t[1] for t in again.tensors] == [t[1] for t in q.tensors]
