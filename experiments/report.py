@@ -368,20 +368,82 @@ def _gop_svg(arms: dict, qp: int, title: str) -> str | None:
     return _svg(plt, fig)
 
 
+#: side of the crops shown (luma samples), and how much they are enlarged
+CROP = 96
+CROP_ZOOM = 2
+
+
+def best_crop(orig: np.ndarray, anchor: np.ndarray, test: np.ndarray, size: int = CROP) -> tuple[int, int, int]:
+    """(y, x, side) of the window where the test gains most over the anchor (SSE)."""
+    size = min(size, orig.shape[0], orig.shape[1])
+    gain = (orig.astype(np.int64) - anchor) ** 2 - (orig.astype(np.int64) - test) ** 2
+    integral = np.pad(gain.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    step = max(1, size // 6)
+    best, at = None, (0, 0)
+    for y in range(0, orig.shape[0] - size + 1, step):
+        for x in range(0, orig.shape[1] - size + 1, step):
+            g = integral[y + size, x + size] - integral[y, x + size] - integral[y + size, x] + integral[y, x]
+            if best is None or g > best:
+                best, at = g, (y, x)
+    return at[0], at[1], size
+
+
+def _png(plane: np.ndarray) -> str:
+    """An 8-bit plane as an inline PNG (enlarged CROP_ZOOM times, nearest neighbour)."""
+    import base64
+
+    from PIL import Image
+
+    img = Image.fromarray(np.kron(plane, np.ones((CROP_ZOOM, CROP_ZOOM), np.uint8)))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def crops_html(rows: list[dict], qps: list[int], pictures: Path) -> list[str]:
+    """Per sequence and config: original / anchor / test crops at the crop QP, where the
+    test gains most, each with its PSNR-Y (luma of the middle picture)."""
+    from experiments.sweep import crop_qp, picture_file
+    from hm_bridge.video import plane_psnr
+
+    if not qps or not Path(pictures).is_dir():
+        return []
+    qp = crop_qp(qps)
+    parts = []
+    for (cls, seq, config), arms in sorted(points(rows).items()):
+        a, t = arms["anchor"].get(qp), arms["test"].get(qp)
+        fa, ft = (picture_file(pictures, r["key"]) if r else None for r in (a, t))
+        if not (fa and ft and fa.exists() and ft.exists()):
+            continue
+        with np.load(fa) as za, np.load(ft) as zt:
+            orig, anchor, test, index = za["orig"], za["recon"], zt["recon"], int(za["index"])
+        y, x, n = best_crop(orig, anchor, test)
+        cells = []
+        for label, plane in (("original", orig), ("anchor", anchor), ("test", test)):
+            crop = plane[y:y + n, x:x + n]
+            psnr = "" if label == "original" else f", {plane_psnr(orig[y:y + n, x:x + n], crop):.2f} dB"
+            cells.append(f"<figure><img class='crop' alt='{label}' src='{_png(crop)}'>"
+                         f"<figcaption>{label}{psnr}</figcaption></figure>")
+        parts.append(f"<div class='crops'><h4>{html.escape(seq)} ({html.escape(cls)}) {config.upper()}, QP {qp}, "
+                     f"picture {index}, luma {n}x{n} at ({x}, {y})</h4>{''.join(cells)}</div>")
+    return parts
+
+
 def _td(v: str, signed: float | None = None, good_if_negative: bool = True) -> str:
     cls = "" if signed is None else (" class='neg'" if (signed < 0) == good_if_negative else " class='pos'")
     return f"<td{cls}>{html.escape(v)}</td>"
 
 
 def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, path: Path, method: str,
-               header: list[tuple[str, str]]) -> None:
+               header: list[tuple[str, str]], pictures: Path | None = None) -> None:
     exp = meta.get("experiment") or {}
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>hm-cnn-loop CTC report</title>",
              "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;font-size:13px;"
              "margin-bottom:1em}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}"
              "td:nth-child(-n+2){text-align:left}.agg{background:#f3f3f3;font-weight:bold}"
              ".plots{display:flex;flex-wrap:wrap;gap:8px}.neg{color:#060}.pos{color:#a00}"
-             ".meta td{text-align:left}</style></head><body>",
+             ".meta td{text-align:left}.crops{display:flex;gap:10px;align-items:flex-start;flex-wrap:wrap}"
+             ".crops h4{width:100%;margin:8px 0 2px}figure{margin:0}figcaption{font-size:12px}</style></head><body>",
              "<h1>hm-cnn-loop: BD-rate report</h1><h2>What was coded</h2><table class='meta'>"]
     parts += [f"<tr><th>{html.escape(w)}</th><td>{html.escape(str(v))}</td></tr>" for w, v in header]
     parts.append("</table><h3>Experiment</h3><table class='meta'>")
@@ -414,6 +476,10 @@ def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, p
     if gop:
         parts.append(f"</div><h2>Per-picture gain along the sequence (QP {mid})</h2><div class='plots'>")
         parts += [f"<div>{svg}</div>" for _, svg in gop]
+    crops = crops_html(rows, qps, pictures) if pictures else []
+    if crops:
+        parts.append("</div><h2>Pictures: where the test gains most</h2><div>")
+        parts += crops
     parts.append("</div></body></html>")
     Path(path).write_text("\n".join(parts))
 
@@ -449,5 +515,7 @@ def report(out: Path, method: str = "pchip") -> list[Row]:
     write_csv(table, out / "bdrate.csv", method, header)
     write_jvet_csv(table, out / "bdrate_jvet.csv", header)
     (out / "bdrate.md").write_text(markdown(table, method, header))
-    write_html(table, rows, qps, meta, out / "report.html", method, header)
+    from experiments.sweep import PICTURES
+
+    write_html(table, rows, qps, meta, out / "report.html", method, header, out / PICTURES)
     return table

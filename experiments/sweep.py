@@ -42,10 +42,24 @@ class Job:
     codec: str = "x265"
     hm_dir: str | None = None
     hm_cfg: str | None = None  # HM's per-sequence cfg name
+    pictures: str | None = None  # keep the middle picture's luma here (for the report's crops)
 
 
-def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
-    """The jobs of an experiment, and (what, why) for everything skipped."""
+PICTURES = "pictures"
+
+
+def crop_qp(qps: list[int]) -> int:
+    """The QP whose pictures the report shows (the middle one)."""
+    return sorted(qps)[len(qps) // 2]
+
+
+def picture_file(pictures_dir, key: str) -> Path:
+    return Path(pictures_dir) / f"{key}.npz"
+
+
+def plan(exp: Experiment, pictures_dir: Path | None = None) -> tuple[list[Job], list[tuple[str, str]]]:
+    """The jobs of an experiment, and (what, why) for everything skipped. Jobs at the
+    crop QP keep their middle picture in ``pictures_dir`` (for the report)."""
     from hm_bridge.configs import UNSUPPORTED
 
     seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
@@ -79,9 +93,10 @@ def plan(exp: Experiment) -> tuple[list[Job], list[tuple[str, str]]]:
                     what = [seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset, fingerprints[arm],
                             exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
+                    keep = str(pictures_dir) if pictures_dir and qp == crop_qp(exp.qps) else None
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
                                     exp.sequence_dir, exp.qp_cascade, placement, codec_name, exp.hm_dir,
-                                    seq.hm_sequence_cfg))
+                                    seq.hm_sequence_cfg, keep))
     return jobs, skipped
 
 
@@ -127,6 +142,8 @@ def run_job(job: Job) -> dict:
                                                            sequence=job.hm_cfg)
         # verify=True: a recon/decoder mismatch raises
         versions = {"encoder": r.encoder, "x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
+        if job.pictures:
+            _keep_picture(job, video, r.recon)
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
         row.update(
@@ -143,6 +160,20 @@ def run_job(job: Job) -> dict:
     return row
 
 
+def _keep_picture(job: Job, video, recon) -> None:
+    """The middle picture's luma (and, for the anchor, the source's): the report's crops."""
+    import numpy as np
+
+    Path(job.pictures).mkdir(parents=True, exist_ok=True)
+    i = len(video) // 2
+    arrays = {"recon": recon.y[i], "index": np.array(i)}
+    if job.arm == "anchor":
+        arrays["orig"] = video.y[i]
+    tmp = picture_file(job.pictures, job.key).with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, picture_file(job.pictures, job.key))
+
+
 # --- coordination --------------------------------------------------------------------------
 def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "local", address: str | None = None,
         progress: bool = True) -> dict:
@@ -154,7 +185,7 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
         store.close()
         raise ValueError(f"{out} holds results of another experiment; use a new --out folder")
     store.set_meta("experiment", json.loads(dumps(exp)))
-    jobs, skipped = plan(exp)
+    jobs, skipped = plan(exp, out / PICTURES)
     store.set_meta("skipped", skipped)
     # what the report covers: rows of earlier plans (e.g. another version of the filter's
     # files under the same path) stay in the store but are not this experiment's numbers

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 #: what a command may raise for bad input; anything else is a bug and keeps its traceback
 USER_ERRORS = (ValueError, FileNotFoundError, NotImplementedError, RuntimeError)
@@ -31,7 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     cnn_filter.cli.add_commands(sub)
     sr_mode.cli.add_commands(sub)
     experiments.cli.add_commands(sub)
+    d = sub.add_parser("doctor", help="what is installed and found, before a sweep (exit 1 if something required "
+                                      "is missing)")
+    d.add_argument("--models", default=str(Path(__file__).resolve().parent.parent / "models" / "vrcnn"),
+                   help="the model folder the sweeps use by default (required)")
+    d.set_defaults(func=_cmd_doctor)
     return p
+
+
+def _cmd_doctor(args) -> int:
+    from hmcnn.doctor import report
+
+    return report(Path(args.models))
 
 
 def main(argv=None) -> int:

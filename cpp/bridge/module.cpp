@@ -14,6 +14,8 @@
 #include "bridge/x265_encoder.h"
 #include "filters/noop_filter.h"
 #include "filters/smoothing_filter.h"
+#include "libde265/de265.h"
+#include "x265.h"
 
 namespace py = pybind11;
 using namespace hmcnn;
@@ -180,6 +182,14 @@ PYBIND11_MODULE(_core, m) {
     m.attr("FILTER_OPEN_SYMBOL") = HMCNN_FILTER_OPEN_SYMBOL;
     m.attr("FILTER_CLOSE_SYMBOL") = HMCNN_FILTER_CLOSE_SYMBOL;
     m.attr("MAX_SIDE_INFO") = HMCNN_MAX_SIDE_INFO;
+    m.attr("X265_VERSION") = x265_version_str;
+    m.attr("X265_BUILD") = x265_build_info_str;
+    m.attr("LIBDE265_VERSION") = de265_get_version();
+#ifdef HMCNN_X265_ASSEMBLY
+    m.attr("X265_ASSEMBLY") = true;  // built with nasm: x265's assembly primitives
+#else
+    m.attr("X265_ASSEMBLY") = false;
+#endif
     static const uint8_t uuid[16] = HMCNN_SIDE_INFO_UUID;
     m.attr("SIDE_INFO_UUID") = py::bytes((const char*)uuid, 16);
 
