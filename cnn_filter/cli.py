@@ -45,6 +45,24 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_model_info(args) -> int:
+    from cnn_filter.models import architecture, complexity, model_names
+
+    print(f"{'model':>16} {'kind':>12} {'parameters':>11} {'kMAC/pixel':>11}")
+    for name in model_names():
+        params, kmac = complexity(name)
+        print(f"{name:>16} {architecture(name).kind:>12} {params:>11,} {kmac:>11.1f}")
+    print("kMAC/pixel: multiply-accumulates per output luma sample, counted on a 64x64 picture")
+    if args.dir:
+        from cnn_filter import zoo
+
+        m = zoo.open_models(args.dir)
+        print(f"\n{args.dir}: {m.arch} ({m.kind or 'loop'}{', integer' if m.integer else ''}), "
+              + (f"one model for QP {min(m.qps)}..{max(m.qps)}" if m.qp_input else f"QPs {list(m.qps)}")
+              + f", training set: {m.meta.get('training_set', '?')}")
+    return 0
+
+
 def _cmd_quantize(args) -> int:
     from cnn_filter.quantize import quantize_directory
 
@@ -60,10 +78,11 @@ def _cmd_filter_path(args) -> int:
     from cnn_filter.loader import INT_PLUGIN_NAME, PLUGIN_NAME, plugin_path
 
     path = plugin_path(INT_PLUGIN_NAME if args.integer else PLUGIN_NAME)
+    models, extra = ("models/vrcnn-int", "threads=2") if args.integer else ("models/vrcnn", "device=cpu")
     print(path)
     print(f"  load it from any C/C++ codec: dlopen(\"{path}\"), then "
-          "hmcnn_filter_open(\"models=DIR;device=cpu|cuda[:N];rdo=1\")", file=sys.stderr)
-    print(f"  HM (integrated): HMCNN_FILTER=\"{path}:models=DIR;device=cpu\" TAppEncoder ...",
+          f"hmcnn_filter_open(\"models={models};{extra};rdo=1\")", file=sys.stderr)
+    print(f"  HM (integrated): HMCNN_FILTER=\"{path}:models={models};{extra}\" TAppEncoder ...",
           file=sys.stderr)
     return 0
 
@@ -98,6 +117,12 @@ def add_commands(sub) -> None:
     t.add_argument("--pairs-only", action="store_true",
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.set_defaults(func=_cmd_train)
+
+    mi = sub.add_parser("model", help="the model registry: parameters and kMAC/pixel of every architecture")
+    msub = mi.add_subparsers(dest="model_command", required=True)
+    info = msub.add_parser("info", help="parameters and kMAC/pixel of every registered model (and of DIR's models)")
+    info.add_argument("dir", nargs="?", help="a model directory to describe too")
+    info.set_defaults(func=_cmd_model_info)
 
     fp = sub.add_parser("filter-path", help="where the CNN filter plug-in is (for HM or your own codec)")
     fp.add_argument("--integer", action="store_true", help="the integer runner's plug-in (no libtorch)")

@@ -6,13 +6,37 @@ knows native plug-ins and CNN model directories alike).
     smoothing            the native demo filter (3x3 smoothing, per-block D + lambda * R)
     smoothing:always     the same, every block on
     LIB.so[:OPTIONS]     a native filter from a shared library (hm_bridge.load_native_filter)
-    PATH                 a CNN filter (a model file or a directory of per-QP models)
+    PATH[:OPTIONS]       a CNN filter (a model file or a directory of per-QP models);
+                         OPTIONS: ';'-separated rdo=0|1, min_gain=G, log2_block=N, threads=N
 """
 from __future__ import annotations
 
 import os
 
 NO_FILTER = ("", "none", "off")
+_MODEL_OPTIONS = {"rdo": lambda v: bool(int(v)), "min_gain": float, "log2_block": int, "threads": int}
+
+
+def _model_options(text: str) -> dict:
+    """``rdo=0;min_gain=0.01`` -> load_filter keyword arguments; ValueError if unknown."""
+    out = {}
+    for item in filter(None, text.split(";")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in _MODEL_OPTIONS:
+            raise ValueError(f"unknown model option {item!r}: use {', '.join(k + '=...' for k in _MODEL_OPTIONS)}")
+        try:
+            out[key] = _MODEL_OPTIONS[key](value)
+        except ValueError:
+            raise ValueError(f"model option {key}={value!r} is not a number") from None
+    return out
+
+
+def split_model_spec(spec: str) -> tuple[str, str]:
+    """``models/vrcnn:min_gain=0.01`` -> (``models/vrcnn``, ``min_gain=0.01``)."""
+    path, sep, options = spec.rpartition(":")
+    if sep and os.path.exists(path) and "=" in options:
+        return path, options
+    return spec, ""
 
 
 def resolve_filter(spec: str | None, device: str | None = None):
@@ -30,9 +54,10 @@ def resolve_filter(spec: str | None, device: str | None = None):
     library, sep, options = spec.partition(".so:")
     if sep or spec.endswith(".so"):
         return hb.load_native_filter(library + ".so" if sep else spec, options if sep else None)
-    if os.path.exists(spec):
+    path, options = split_model_spec(spec)
+    if os.path.exists(path):
         from cnn_filter.loader import load_filter
 
-        return load_filter(spec, device=device)
+        return load_filter(path, device=device, **_model_options(options))
     raise ValueError(f"unknown filter {spec!r}: use none, smoothing, smoothing:always, a filter library (.so) "
                      "or a model path")

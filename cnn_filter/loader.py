@@ -123,29 +123,39 @@ class IntegerFilter:
         return f"IntegerFilter({str(self.path)!r}, qps={self.qps}, kernel={self.kernel!r})"
 
 
+def check_min_gain(min_gain: float | None) -> None:
+    if min_gain is not None and not 0.0 <= min_gain < 1.0:
+        raise ValueError(f"min_gain must be in [0, 1), got {min_gain}")
+
+
 def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 64, rdo: bool = True,
-                        log2_block: int = 6) -> IntegerFilter:
+                        log2_block: int = 6, min_gain: float | None = None) -> IntegerFilter:
     from cnn_filter._int_runner import IntRunner
 
     models = zoo.open_models(path)
     if not models.integer:
         raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
-    runner = IntRunner(list(models.qps), [str(f) for f in models.files], kernel, threads, stripe, log2_block, rdo)
-    options = f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)}"
+    check_min_gain(min_gain)
+    runner = IntRunner(list(models.qps), [str(f) for f in models.files], kernel, threads, stripe, log2_block, rdo,
+                       -1.0 if min_gain is None else min_gain)
+    options = (f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)};"
+               f"log2_block={log2_block}" + ("" if min_gain is None else f";min_gain={min_gain}"))
     return IntegerFilter(runner, models, options)
 
 
 def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int | None = None,
-                rdo: bool = True, log2_block: int = 6, integer: bool | None = None, threads: int = 1):
+                rdo: bool = True, log2_block: int = 6, integer: bool | None = None, threads: int = 1,
+                min_gain: float | None = None):
     """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of models
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
     else CPU. ``context``: None = enough for the architecture's receptive field.
     ``integer``: None = as the directory holds (.hmq models run in the integer runner,
-    ``threads`` of it); True insists on integer models. Raises FileNotFoundError /
+    ``threads`` of it); True insists on integer models. ``min_gain``: the least relative
+    SSE gain that switches a picture on (None: the runners' default, block_policy.h). Raises FileNotFoundError /
     ValueError with the reason, never crashes."""
     models = zoo.open_models(path)
     if integer or (integer is None and models.integer):
-        return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block)
+        return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block, min_gain=min_gain)
     import torch  # loads libtorch before the runner extension
 
     from cnn_filter._runner import TorchFilterOptions, TorchRunner
@@ -158,9 +168,13 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     o.kind = models.kind or "loop"
     o.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     o.half, o.tile, o.context, o.log2_block, o.rdo = half, tile, context, log2_block, rdo
+    check_min_gain(min_gain)
+    if min_gain is not None:
+        o.min_gain = min_gain
     f = CnnFilter(TorchRunner(o), models)
     f.plugin_options = (f"models={Path(path).resolve()};device={o.device};tile={tile};context={context};"
-                        f"log2_block={log2_block};rdo={int(rdo)};half={int(half)}")
+                        f"log2_block={log2_block};rdo={int(rdo)};half={int(half)}"
+                        + ("" if min_gain is None else f";min_gain={min_gain}"))
     return f
 
 

@@ -66,14 +66,19 @@ class Experiment:
         return asdict(self)
 
     def filter_fingerprint(self, spec: str) -> str:
-        """Identifies a filter's content: for a model directory, a hash of its files."""
-        p = Path(spec)
+        """Identifies a filter's content: for a model directory, a hash of its model files and
+        the native filters' block policy (so a changed model or decision rule reruns the jobs)."""
+        from cnn_filter.filters import split_model_spec
+        from hm_bridge._core import BLOCK_POLICY
+
+        p = Path(split_model_spec(spec)[0])
         if p.exists():
             h = hashlib.sha256()
-            for f in sorted(p.rglob("*.pt") if p.is_dir() else [p]):
+            files = [f for f in p.rglob("*") if f.suffix in (".pt", ".hmq") or f.name == "manifest.json"]
+            for f in sorted(files) if p.is_dir() else [p]:
                 h.update(f.name.encode())
                 h.update(f.read_bytes())
-            return f"{spec}@{h.hexdigest()[:12]}"
+            return f"{spec}@{h.hexdigest()[:12]}+{BLOCK_POLICY}"
         return spec
 
 

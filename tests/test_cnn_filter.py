@@ -242,3 +242,48 @@ def test_post_filter_placement_is_the_model_on_every_sample(model_dir, clip9):
     assert r.bitstream == anchor.bitstream and r.side_info_bytes == 0 and r.md5_match
     for i in range(3):
         assert np.array_equal(r.recon.y[i], f.filter_plane(37, anchor.recon.y[i])[0])
+
+
+def test_model_complexity_is_reported_for_every_registered_model():
+    from cnn_filter.models import complexity, model_names
+
+    params, kmac = complexity("vrcnn")
+    assert params == 54512 + 161 and kmac == pytest.approx(54.512)  # VRCNN's known 54.5 kMAC/pixel
+    p2, k2 = complexity("yuv_resnet")
+    assert k2 <= 2 * kmac  # the stronger model stays within twice VRCNN's multiply-accumulates
+    assert all(complexity(n)[1] > 0 for n in model_names())
+
+
+def test_the_qp_input_models_id_round_trips_in_the_side_information(yuv_model_dir, clip9):
+    f = load_filter(yuv_model_dir, device="cpu", rdo=False)
+    for qp in (22, 37):
+        r = hb.encode(clip9[:2], config="ai", qp=qp, preset="medium", loop_filter=f)
+        ids = _model_ids(r.bitstream, clip9.width, clip9.height)
+        assert ids == [f.select_model(qp)] * 2 == [0, 0] and r.md5_match
+
+
+@pytest.mark.skipif(not (REPO / "models" / "yuv_resnet" / "manifest.json").exists(), reason="no shipped yuv_resnet")
+def test_shipped_yuv_model_beats_the_anchor_on_validation():
+    meta = json.loads((REPO / "models" / "yuv_resnet" / "model.json").read_text())
+    assert meta["val_psnr_gain"] > 0
+    f = load_filter(REPO / "models" / "yuv_resnet", device="cpu")
+    assert f.kind == "loop_yuv"
+
+
+@pytest.mark.parametrize("models", ["vrcnn", "vrcnn-int"])
+def test_min_gain_leaves_marginal_pictures_unfiltered(models, carphone):
+    from cnn_filter.filters import resolve_filter
+
+    clip, path = carphone[:5], REPO / "models" / models
+    anchor = hb.encode(clip, config="ra", qp=37, preset="medium")
+    on = hb.encode(clip, config="ra", qp=37, preset="medium", loop_filter=load_filter(path, device="cpu", min_gain=0.0))
+    assert on.side_info_bytes > 0 and on.md5_match
+    # no picture gains half of its SSE: nothing is filtered, the stream is the anchor's
+    strict = resolve_filter(f"{path}:min_gain=0.5")
+    assert "min_gain=0.5" in strict.plugin_options  # what HM's plug-in gets too
+    off = hb.encode(clip, config="ra", qp=37, preset="medium", loop_filter=strict)
+    assert off.side_info_bytes == 0 and off.bitstream == anchor.bitstream
+    with pytest.raises(ValueError, match="min_gain"):
+        load_filter(path, min_gain=1.5)
+    with pytest.raises(ValueError, match="unknown model option"):
+        resolve_filter(f"{path}:bogus=1")

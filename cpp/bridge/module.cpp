@@ -12,6 +12,7 @@
 #include "bridge/de265_decoder.h"
 #include "bridge/python_filter.h"
 #include "bridge/x265_encoder.h"
+#include "filters/block_policy.h"
 #include "filters/noop_filter.h"
 #include "filters/smoothing_filter.h"
 #include "libde265/de265.h"
@@ -182,6 +183,7 @@ PYBIND11_MODULE(_core, m) {
     m.attr("FILTER_OPEN_SYMBOL") = HMCNN_FILTER_OPEN_SYMBOL;
     m.attr("FILTER_CLOSE_SYMBOL") = HMCNN_FILTER_CLOSE_SYMBOL;
     m.attr("MAX_SIDE_INFO") = HMCNN_MAX_SIDE_INFO;
+    m.attr("BLOCK_POLICY") = block_policy_id();  // our native filters' on/off rule (block_policy.h)
     m.attr("X265_VERSION") = x265_version_str;
     m.attr("X265_BUILD") = x265_build_info_str;
     m.attr("LIBDE265_VERSION") = de265_get_version();

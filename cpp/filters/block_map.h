@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "inloop_filter.h"
@@ -39,6 +41,23 @@ inline bool read_block_map(const uint8_t* data, size_t size, int width, int heig
 // Writes the map as side information; returns the byte count (0: does not fit).
 inline size_t write_block_map(const BlockMap& map, uint8_t* out, size_t capacity) {
     return hmcnn_side_info_write(&map.info, map.on.data(), out, capacity);
+}
+
+// What a filter applies on the decoder side: in a loop, the signalled map (false: nothing
+// signalled, leave the picture); as a post-filter (no side information), every block and,
+// for filters of all three planes, both chroma planes. Throws on malformed side info.
+inline bool decoder_block_map(const hmcnn_picture* pic, const uint8_t* side_info, size_t size, int log2_block,
+                              int model_id, bool chroma, BlockMap* map, const char* who) {
+    *map = make_block_map(pic->width, pic->height, log2_block, model_id);
+    if (hmcnn_placement_of(pic) == HMCNN_PLACEMENT_POST) {
+        map->info.frame_on = 1;
+        map->info.cb_on = map->info.cr_on = chroma;
+        return true;
+    }
+    if (size == 0) return false;
+    if (!read_block_map(side_info, size, pic->width, pic->height, map))
+        throw std::runtime_error(std::string(who) + ": malformed side information");
+    return map->info.frame_on || map->info.cb_on || map->info.cr_on;
 }
 
 // Calls fn(x0, y0, x1, y1) for every block of the map that is on.

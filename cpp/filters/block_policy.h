@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <string>
 #include <vector>
 
 #include "filters/block_map.h"
@@ -17,8 +19,27 @@ namespace hmcnn {
 // payloadType (1), payloadSize (1), UUID (16), rbsp trailing bits (1).
 constexpr int kSeiOverheadBytes = 24;
 
-// HM's lambda for an 8-bit SSE cost at a QP (the intra weight, 0.57).
-inline double hm_lambda(int qp) { return 0.57 * std::pow(2.0, (qp - 12) / 3.0); }
+// The CNN filters' default min_gain (see decide_blocks): a picture is filtered only when
+// its best block choice beats "all off" by 1 % of its distortion. Chosen by the quick and
+// builtin sweeps of docs/results.md (0 loses on smooth content in LDP: bikes +2.1 %;
+// 0.03 gives up bikes' RA gain); 0 = the plain D + lambda * R choice.
+constexpr double kDefaultMinGain = 0.01;
+
+
+// HM's lambda for an 8-bit SSE cost at a picture's slice QP, as HM >= 16.14 computes it
+// (LambdaFromQpEnable, TEncSlice::calculateLambda): 0.57 * 2^((QP - 12) / 3) for every
+// slice type, x 0.95 for inter slices (Hadamard motion estimation). The picture's layer
+// enters through its QP (the cascade's per-layer offsets).
+inline double hm_lambda(int qp, int slice_type = 2) {
+    return 0.57 * std::pow(2.0, (qp - 12) / 3.0) * (slice_type == 2 ? 1.0 : 0.95);
+}
+
+// Names the policy of this file (sweeps key their jobs on it: a changed rule reruns them).
+inline std::string block_policy_id() {
+    char min_gain[32];
+    std::snprintf(min_gain, sizeof min_gain, "%g", kDefaultMinGain);
+    return std::string("hm-lambda-x0.95-inter;min_gain=") + min_gain;
+}
 
 // Sum of squared differences of two planes over [x0, x1) x [y0, y1).
 template <class A, class B>
@@ -53,7 +74,11 @@ BlockCosts measure_blocks(const BlockMap& map, const Sample* rec, ptrdiff_t rec_
 }
 
 // Fills map.on / map.info.frame_on by D + lambda * R. rdo == false: every block on.
-inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map) {
+// min_gain > 0: the picture stays unfiltered unless the best choice lowers the cost by
+// at least that fraction of its unfiltered SSE. Small gains are not worth the change:
+// in inter coding any change to a reference perturbs the encoder's later decisions, and
+// by more than a marginal gain (docs/results.md, "Why marginal gains lose in RA/LD").
+inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map, double min_gain = 0.0) {
     size_t n = map->on.size();
     map->info.frame_on = 1;
     std::fill(map->on.begin(), map->on.end(), 1);
@@ -67,7 +92,7 @@ inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, Bloc
     double j_off = (double)d_off;
     double j_all = (double)d_all + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER);
     double j_map = (double)d_map + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
-    if (j_off <= j_all && j_off <= j_map) {
+    if (j_off - min_gain * (double)d_off <= std::min(j_all, j_map)) {
         map->info.frame_on = 0;  // nothing is sent
         return;
     }

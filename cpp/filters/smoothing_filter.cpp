@@ -68,7 +68,7 @@ int SmoothingFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info
     BlockMap map = make_block_map(y.width, y.height, opt_.log2_block, opt_.model_id);
     BlockCosts costs = measure_blocks(map, unfiltered.data(), y.width, filtered.data(), y.width,
                                       (const uint8_t*)pic->orig[0], pic->orig_stride[0], y.width, y.height);
-    decide_blocks(costs, opt_.lambda_scale * hm_lambda(pic->slice_qp), opt_.rdo, &map);
+    decide_blocks(costs, opt_.lambda_scale * hm_lambda(pic->slice_qp, pic->slice_type), opt_.rdo, &map);
     if (!map.info.frame_on) return 0;  // nothing to signal: no side information costs no bits
     *size = write_block_map(map, side_info, capacity);
     if (!*size) return fail("smoothing filter: side information does not fit");
@@ -78,12 +78,12 @@ int SmoothingFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info
 
 int SmoothingFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     if (pic->bit_depth != 8) return fail("smoothing filter: only 8-bit pictures are supported");
-    BlockMap map = make_block_map(pic->width, pic->height, opt_.log2_block, opt_.model_id);
-    map.info.frame_on = 1;  // a post-filter smooths every block
-    if (hmcnn_placement_of(pic) != HMCNN_PLACEMENT_POST) {
-        if (size == 0) return 0;  // nothing signalled: the encoder did not filter this picture
-        if (!read_block_map(side_info, size, pic->width, pic->height, &map))
-            return fail("smoothing filter: malformed side information");
+    BlockMap map;
+    try {
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, opt_.model_id, false, &map, "smoothing filter"))
+            return 0;  // nothing signalled: the encoder did not filter this picture
+    } catch (const std::exception& e) {
+        return fail(e.what());
     }
     if (!map.info.frame_on) return 0;
     Plane y = luma(pic);

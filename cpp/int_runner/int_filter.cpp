@@ -49,7 +49,7 @@ int IntFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size
         BlockMap map = make_block_map(w, h, opt_.log2_block, model);
         BlockCosts costs = measure_blocks(map, rec, pic->stride[0], filtered.data(), w, (const uint8_t*)pic->orig[0],
                                           pic->orig_stride[0], w, h);
-        decide_blocks(costs, hm_lambda(pic->slice_qp), opt_.rdo, &map);
+        decide_blocks(costs, hm_lambda(pic->slice_qp, pic->slice_type), opt_.rdo, &map, opt_.min_gain);
         if (!map.info.frame_on) return 0;
         if (pic->slice_type == HMCNN_SLICE_I) {  // a decoder starting here learns which model it needs
             map.info.has_hash = 1;
@@ -68,13 +68,10 @@ int IntFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size
 int IntFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     try {
         const int w = pic->width, h = pic->height;
-        BlockMap map = make_block_map(w, h, opt_.log2_block, select_model(pic->slice_qp));
-        map.info.frame_on = 1;  // a post-filter: the model on every sample
-        if (hmcnn_placement_of(pic) != HMCNN_PLACEMENT_POST) {
-            if (size == 0) return 0;
-            if (!read_block_map(side_info, size, w, h, &map))
-                throw std::runtime_error("integer CNN filter: malformed side information");
-        }
+        BlockMap map;  // luma only: the chroma flags stay off
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, select_model(pic->slice_qp), false, &map,
+                               "integer CNN filter"))
+            return 0;
         if (pic->bit_depth != 8) throw std::runtime_error("integer CNN filter: 8-bit pictures only");
         if (!map.info.frame_on) return 0;
         if (map.info.model_id >= (int)models_.size())

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/block_policy.h"
 #include "inloop_filter.h"
 #include "int_runner/int_model.h"
 #include "int_runner/int_network.h"
@@ -19,6 +20,7 @@ struct IntFilterOptions {
     IntRunSettings run;              // kernel, threads, stripe height
     int log2_block = 6;
     bool rdo = true;
+    double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
 };
 
 class IntFilter {

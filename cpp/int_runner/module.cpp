@@ -27,13 +27,14 @@ IntKernel kernel_named(const std::string& name) {
 class IntRunner {
 public:
     IntRunner(std::vector<int> qps, std::vector<std::string> paths, const std::string& kernel, int threads,
-              int stripe, int log2_block, bool rdo) {
+              int stripe, int log2_block, bool rdo, double min_gain) {
         IntFilterOptions o;
         o.qps = std::move(qps);
         o.paths = std::move(paths);
         o.run = {kernel_named(kernel), threads, stripe};
         o.log2_block = log2_block;
         o.rdo = rdo;
+        if (min_gain >= 0) o.min_gain = min_gain;  // negative: the default
         if (threads < 1 || stripe < 1) throw py::value_error("threads and stripe must be positive");
         filter_ = std::make_unique<IntFilter>(o);
         settings_ = o.run;
@@ -80,9 +81,9 @@ PYBIND11_MODULE(_int_runner, m) {
         return (int)content_hash((const uint8_t*)s.data(), s.size());
     });
     py::class_<IntRunner>(m, "IntRunner")
-        .def(py::init<std::vector<int>, std::vector<std::string>, const std::string&, int, int, int, bool>(),
+        .def(py::init<std::vector<int>, std::vector<std::string>, const std::string&, int, int, int, bool, double>(),
              py::arg("qps"), py::arg("paths"), py::arg("kernel") = "auto", py::arg("threads") = 1,
-             py::arg("stripe") = 64, py::arg("log2_block") = 6, py::arg("rdo") = true)
+             py::arg("stripe") = 64, py::arg("log2_block") = 6, py::arg("rdo") = true, py::arg("min_gain") = -1.0)
         .def("__hmcnn_filter__", &IntRunner::capsule)
         .def("select_model", &IntRunner::select_model)
         .def("model_hash", &IntRunner::model_hash)

@@ -100,7 +100,8 @@ PYBIND11_MODULE(_runner, m) {
         .def_readwrite("tile", &TorchFilterOptions::tile)
         .def_readwrite("context", &TorchFilterOptions::context)
         .def_readwrite("log2_block", &TorchFilterOptions::log2_block)
-        .def_readwrite("rdo", &TorchFilterOptions::rdo);
+        .def_readwrite("rdo", &TorchFilterOptions::rdo)
+        .def_readwrite("min_gain", &TorchFilterOptions::min_gain);
     py::class_<Runner>(m, "TorchRunner")
         .def(py::init<const TorchFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &Runner::capsule)

@@ -201,8 +201,8 @@ int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, si
         BlockMap map = make_block_map(w, h, opt_.log2_block, model);
         BlockCosts costs = measure_blocks(map, rec, pic->stride[0], f.y.data(), w, (const uint8_t*)pic->orig[0],
                                           pic->orig_stride[0], w, h);
-        double lambda = hm_lambda(pic->slice_qp);
-        decide_blocks(costs, lambda, opt_.rdo, &map);
+        double lambda = hm_lambda(pic->slice_qp, pic->slice_type);
+        decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
         if (yuv()) {
             ChromaCosts c;
             for (int p = 0; p < 2; p++) {
@@ -228,16 +228,11 @@ int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, si
 
 int TorchFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
     try {
-        BlockMap map = make_block_map(pic->width, pic->height, opt_.log2_block, select_model(pic->slice_qp));
-        map.info.frame_on = 1;  // a post-filter: the model on every sample
-        map.info.cb_on = map.info.cr_on = yuv();
-        if (hmcnn_placement_of(pic) != HMCNN_PLACEMENT_POST) {
-            if (size == 0) return 0;  // nothing was filtered
-            if (!read_block_map(side_info, size, pic->width, pic->height, &map))
-                throw std::runtime_error("CNN filter: malformed side information");
-        }
+        BlockMap map;
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, select_model(pic->slice_qp), yuv(), &map,
+                               "CNN filter"))
+            return 0;  // nothing was filtered
         check_picture(pic, yuv());
-        if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;
         if (map.info.model_id >= (int)models_.size())
             throw std::runtime_error("CNN filter: the stream names model " + std::to_string(map.info.model_id) +
                                      " but only " + std::to_string(models_.size()) + " are loaded");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/block_policy.h"
 #include "inloop_filter.h"
 
 namespace hmcnn {
@@ -29,6 +30,7 @@ struct TorchFilterOptions {
     int context = 16;                 // extra luma samples read around a tile (>= receptive radius)
     int log2_block = 6;               // on/off block size
     bool rdo = true;                  // false: every block (and chroma plane) on
+    double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
 };
 
 // A picture's planes after the model (packed, width-strided; u/v empty for luma models).
