@@ -103,6 +103,17 @@ def _cmd_hm_check(args) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def _cmd_compare(args) -> int:
+    from experiments.compare import compare, write
+    from experiments.report import markdown
+
+    table, header = compare(args.reference, args.compared, args.method)
+    print(markdown(table, args.method, header, title="compared vs reference"))
+    if args.out:
+        write(table, header, args.out, args.method)
+    return 0
+
+
 def add_commands(sub) -> None:
     from experiments.bdrate import METHODS
     from hm_bridge.backends import CODECS
@@ -138,6 +149,14 @@ def add_commands(sub) -> None:
     p.add_argument("dir")
     p.add_argument("--method", default=METHODS[0], choices=METHODS)
     p.set_defaults(func=_cmd_report)
+
+    cmp = csub.add_parser("compare", help="BD-rate of one sweep's arm against another's (x265 vs HM anchor, "
+                                         "loop vs post-filter, two models)")
+    cmp.add_argument("reference", help="RUN[:anchor|test] (default arm: test), the reference")
+    cmp.add_argument("compared", help="RUN[:anchor|test], measured against the reference")
+    cmp.add_argument("--method", default=METHODS[0], choices=METHODS)
+    cmp.add_argument("--out", help="also write compare.csv and compare.md here")
+    cmp.set_defaults(func=_cmd_compare)
 
     e = sub.add_parser("sr-eval", help="SR coding mode vs HEVC vs bicubic down/up on an image set (Kodak)")
     e.add_argument("--images", default=None, help="image folder (default: the shared Kodak set)")

@@ -191,7 +191,8 @@ def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]
     frames = sorted({r["frames"] for r in rows if r.get("frames")})
     hm = exp.get("codec") == "hm"
     encoder = versions.get("encoder") or f"x265 {versions.get('x265', '?')}"
-    return [
+    model = _model_line(exp.get("test"))
+    return ([("test model", model)] if model else []) + [
         ("anchor", f"{encoder}, filter {exp.get('anchor', 'none')} (deblocking + SAO on)" + ("" if hm else " - not HM")),
         ("test", f"{exp.get('test')} (placement: {exp.get('placement', 'loop')})"),
         ("encoder", f"{encoder}, " + ("HM's cfgs, decoders HM and libde265" if hm else
@@ -205,6 +206,28 @@ def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]
         ("BD method", f"{method}; BD-rate from bitstream bytes (picture-hash SEI excluded, side info counted), "
                       "PSNR per frame averaged (HM), YUV = (6Y+U+V)/8"),
     ]
+
+
+def _model_line(test) -> str | None:
+    """The test filter's architecture, parameters and kMAC/pixel, when it is a model directory."""
+    from cnn_filter.filters import split_model_spec
+
+    test = split_model_spec(str(test or ""))[0]
+    if not test or not Path(test).exists():
+        return None
+    try:
+        from cnn_filter import zoo
+        from cnn_filter.models import complexity
+
+        m = zoo.open_models(test)
+        if not m.arch:
+            return None
+        params, kmac = complexity(m.arch)
+    except (ValueError, FileNotFoundError, ImportError):
+        return None
+    return (f"{m.arch}, {params:,} parameters, {kmac:.1f} kMAC/pixel, "
+            + ("integer (.hmq)" if m.integer else "float (TorchScript)")
+            + (f", one model for QP {min(m.qps)}..{max(m.qps)}" if m.qp_input else f", QPs {list(m.qps)}"))
 
 
 # --- outputs ------------------------------------------------------------------------------
@@ -276,8 +299,9 @@ def write_jvet_csv(table: list[Row], path: Path, header: list[tuple[str, str]]) 
                             _time(r.dec_t)])
 
 
-def markdown(table: list[Row], method: str, header: list[tuple[str, str]] | None = None) -> str:
-    lines = [f"BD-rate ({method}), test vs anchor.", ""]
+def markdown(table: list[Row], method: str, header: list[tuple[str, str]] | None = None,
+             title: str = "test vs anchor") -> str:
+    lines = [f"BD-rate ({method}), {title}.", ""]
     lines += [f"- **{what}**: {value}" for what, value in header or []] + [""]
     for config in sorted({r.config for r in table}):
         lines += [f"### {config.upper()}", "",
@@ -484,10 +508,10 @@ def write_html(table: list[Row], rows: list[dict], qps: list[int], meta: dict, p
     Path(path).write_text("\n".join(parts))
 
 
-def report(out: Path, method: str = "pchip") -> list[Row]:
+def load_run(out: Path) -> tuple[list[dict], list[dict], dict, list[int]]:
+    """A sweep's finished rows, failed rows, meta (experiment, skipped) and QPs: only the
+    jobs of its last run's plan."""
     out = Path(out)
-    if method not in METHODS:
-        raise ValueError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
     if not (out / STORE_NAME).exists():
         raise FileNotFoundError(f"no results in {out} (run `hmcnn ctc run --out {out}` first)")
     store = Store(out / STORE_NAME)
@@ -507,6 +531,14 @@ def report(out: Path, method: str = "pchip") -> list[Row]:
             meta["skipped"].append((f"{stale} stored results of earlier runs",
                                     "not in the last run's plan (another version of a filter's files?): ignored"))
     qps = sorted((meta["experiment"] or {}).get("qps") or sorted({r["qp"] for r in rows}))
+    return rows, failed, meta, qps
+
+
+def report(out: Path, method: str = "pchip") -> list[Row]:
+    out = Path(out)
+    if method not in METHODS:
+        raise ValueError(f"unknown BD method {method!r}; choose one of {', '.join(METHODS)}")
+    rows, failed, meta, qps = load_run(out)
     table = compute(rows, qps, method)
     for f in failed:
         meta["skipped"].append((f"job {f['sequence']} {f['config']} QP {f['qp']} {f['arm']}",

@@ -185,3 +185,29 @@ def test_ray_backend_runs_the_same_jobs(tmp_path):
     local = run(exp, tmp_path / "local", progress=False)
     assert summary["ran"] == local["ran"] == 8 and summary["failed"] == 0
     assert _rows(tmp_path / "ray" / "results.sqlite") == _rows(tmp_path / "local" / "results.sqlite")
+
+
+def test_compare_measures_one_sweeps_arm_against_anothers(tmp_path):
+    from experiments.compare import compare
+
+    loop, post, longer = tmp_path / "loop", tmp_path / "post", tmp_path / "longer"
+    base = dict(sequences=["carphone"], configs=["ai", "ldp"])
+    run(_exp(**base), loop, jobs_parallel=2, progress=False)
+    run(_exp(**base, placement="post"), post, jobs_parallel=2, progress=False)
+    # a sweep's anchor as reference, its test as compared: exactly its own report
+    own = {(r.sequence, r.config): r.bd for r in report(loop) if r.kind == "sequence"}
+    table, header = compare(f"{loop}:anchor", f"{loop}:test")
+    assert {(r.sequence, r.config): r.bd for r in table if r.kind == "sequence"} == own
+    # the same anchor in two sweeps: identical streams, zero BD-rate
+    same, _ = compare(f"{loop}:anchor", f"{post}:anchor")
+    assert all(r.bd["y"] == pytest.approx(0, abs=1e-9) for r in same if r.kind == "sequence")
+    # in the loop against the post-filter: a table, and a header saying which is which
+    side, header = compare(str(post), str(loop))
+    assert {r.config for r in side} == {"ai", "ldp"} and all(r.bd["y"] is not None for r in side)
+    what = dict(header)
+    assert "placement post" in what["reference"] and "placement loop" in what["compared"]
+    run(_exp(sequences=["carphone"], configs=["ai"], frames=4), longer, progress=False)
+    with pytest.raises(ValueError, match="not comparable"):
+        compare(str(loop), str(longer))
+    with pytest.raises(ValueError, match="arm"):
+        compare(f"{loop}:nope", str(post))
