@@ -7,9 +7,10 @@ CUDA when a GPU is present, measured in one run.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+
+from experiments.bench import best_of
 
 
 def main(argv=None) -> None:
@@ -35,12 +36,7 @@ def main(argv=None) -> None:
         cpu_seconds = None
         for device, half in variants:
             f = load_filter(args.models, device=device, half=half, tile=args.tile)
-            f.filter_plane(32, y)  # warm-up
-            best = float("inf")
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                f.filter_plane(32, y)
-                best = min(best, time.perf_counter() - t)
+            best = best_of(lambda: f.filter_plane(32, y), args.repeat)
             cpu_seconds = cpu_seconds or best  # the first variant is the CPU's
             print(f"{f'{w}x{h}':>10} {device:>6} {'fp16' if half else 'fp32':>5} {1 / best:8.2f} {best * 1000:9.1f} "
                   f"{cpu_seconds / best:10.1f}x")

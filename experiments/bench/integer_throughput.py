@@ -6,19 +6,10 @@ second of the VRCNN filter at 416x240 and 1920x1080 with 1 and 2 threads (best o
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
-
-def best_of(fn, repeat: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+from experiments.bench import best_of
 
 
 def main(argv=None) -> None:
