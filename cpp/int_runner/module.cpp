@@ -76,6 +76,8 @@ private:
 PYBIND11_MODULE(_int_runner, m) {
     m.doc() = "integer (fixed-point) CNN in-loop filter implementing the hm-cnn-loop filter ABI";
     m.def("best_kernel", [] { return std::string(int_kernel_name(best_int_kernel())); });
+    m.def("int16_mac_peak", &int16_mac_peak, py::arg("threads") = 1, py::arg("seconds") = 1.0,
+          "GMAC/s of the AVX2 inner step alone on `threads` threads: this runner's ceiling here");
     m.def("content_hash", [](py::bytes data) {
         std::string s = data;
         return (int)content_hash((const uint8_t*)s.data(), s.size());

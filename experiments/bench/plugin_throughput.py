@@ -21,7 +21,7 @@ def main(argv=None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", nargs="+", default=["models/vrcnn", "models/vrcnn-int"])
-    ap.add_argument("--clip", default="CiscoVT2people", help="a built-in clip")
+    ap.add_argument("--clip", default="bikes", help="a built-in clip (carphone, bikes, bigbuckbunny)")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="integer runner threads (both ways)")
