@@ -66,8 +66,9 @@ class Experiment:
         return asdict(self)
 
     def filter_fingerprint(self, spec: str) -> str:
-        """Identifies a filter's content: for a model directory, a hash of its model files and
-        the native filters' block policy (so a changed model or decision rule reruns the jobs)."""
+        """Identifies a filter's content: for a model directory, a hash of its model files, and
+        for our native filters the block policy (so a changed model or decision rule reruns
+        the jobs)."""
         from cnn_filter.filters import split_model_spec
         from hm_bridge._core import BLOCK_POLICY
 
@@ -79,6 +80,8 @@ class Experiment:
                 h.update(f.name.encode())
                 h.update(f.read_bytes())
             return f"{spec}@{h.hexdigest()[:12]}+{BLOCK_POLICY}"
+        if spec.partition(":")[0] == "smoothing":  # our native demo filter decides by the same policy
+            return f"{spec}+{BLOCK_POLICY}"
         return spec
 
 

@@ -12,7 +12,7 @@ import pytest
 from experiments.sweep import plan, run
 from experiments.report import report
 from experiments.spec import Experiment
-from conftest import compile_shared_library
+from conftest import REPO, compile_shared_library
 
 TINY = dict(name="tiny", sequences=["carphone", "RTn23"], configs=["ai", "ldp", "ldb"], qps=[22, 27, 32, 37],
             frames=3, preset="ultrafast", test="smoothing:always")
@@ -211,3 +211,22 @@ def test_compare_measures_one_sweeps_arm_against_anothers(tmp_path):
         compare(str(loop), str(longer))
     with pytest.raises(ValueError, match="arm"):
         compare(f"{loop}:nope", str(post))
+
+
+def test_a_changed_model_file_option_or_block_policy_changes_the_job_keys(tmp_path):
+    import shutil
+
+    from hm_bridge._core import BLOCK_POLICY
+
+    models = tmp_path / "m"
+    shutil.copytree(REPO / "models" / "vrcnn", models)
+    exp = _exp()
+    before = exp.filter_fingerprint(str(models))
+    assert before.endswith("+" + BLOCK_POLICY) and exp.filter_fingerprint("smoothing").endswith("+" + BLOCK_POLICY)
+    assert exp.filter_fingerprint(f"{models}:min_gain=0.05") != before
+    (models / "qp37.pt").write_bytes((models / "qp37.pt").read_bytes() + b"\0")
+    assert exp.filter_fingerprint(str(models)) != before
+    (models / "notes.txt").write_text("not a model file")  # other files do not matter
+    changed = exp.filter_fingerprint(str(models))
+    (models / "notes.txt").write_text("edited")
+    assert exp.filter_fingerprint(str(models)) == changed

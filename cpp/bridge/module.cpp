@@ -12,6 +12,7 @@
 #include "bridge/de265_decoder.h"
 #include "bridge/python_filter.h"
 #include "bridge/x265_encoder.h"
+#include "common/i420_picture.h"
 #include "filters/block_policy.h"
 #include "filters/noop_filter.h"
 #include "filters/smoothing_filter.h"
@@ -142,18 +143,8 @@ py::array_t<uint8_t> post_filter(py::object loop_filter, py::buffer frames, int 
     std::memcpy(data, in.ptr, frame_size * count);
     run_with_filter(loop_filter, [&](const hmcnn_filter* f) {
         for (int i = 0; i < count; i++) {
-            hmcnn_picture pic{};
-            pic.struct_size = sizeof(pic);
-            pic.width = width;
-            pic.height = height;
-            pic.chroma_format = 1;
-            pic.bit_depth = 8;
             uint8_t* frame = data + frame_size * i;
-            uint8_t* planes[3] = {frame, frame + luma, frame + luma + luma / 4};
-            for (int c = 0; c < 3; c++) {
-                pic.plane[c] = planes[c];
-                pic.stride[c] = c ? width / 2 : width;
-            }
+            hmcnn_picture pic = i420_picture(width, height, frame, frame + luma, frame + luma + luma / 4);
             pic.poc = i;
             pic.slice_qp = qps[i];
             pic.slice_type = slice_types[i];

@@ -60,6 +60,13 @@ inline bool decoder_block_map(const hmcnn_picture* pic, const uint8_t* side_info
     return map->info.frame_on || map->info.cb_on || map->info.cr_on;
 }
 
+// Throws unless the map's model is one of the `models` a decoder holds.
+inline void check_model_id(const BlockMap& map, size_t models, const char* who) {
+    if (map.info.model_id >= 0 && (size_t)map.info.model_id < models) return;
+    throw std::runtime_error(std::string(who) + ": the stream names model " + std::to_string(map.info.model_id) +
+                             " but only " + std::to_string(models) + " are loaded");
+}
+
 // Calls fn(x0, y0, x1, y1) for every block of the map that is on.
 template <class Fn>
 void for_each_on_block(const BlockMap& map, int width, int height, Fn fn) {

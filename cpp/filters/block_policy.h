@@ -77,7 +77,7 @@ BlockCosts measure_blocks(const BlockMap& map, const Sample* rec, ptrdiff_t rec_
 // min_gain > 0: the picture stays unfiltered unless the best choice lowers the cost by
 // at least that fraction of its unfiltered SSE. Small gains are not worth the change:
 // in inter coding any change to a reference perturbs the encoder's later decisions, and
-// by more than a marginal gain (docs/results.md, "Why marginal gains lose in RA/LD").
+// by more than a marginal gain (docs/results.md, "Decisions in RA and LD: min_gain").
 inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map, double min_gain = 0.0) {
     size_t n = map->on.size();
     map->info.frame_on = 1;

@@ -74,9 +74,7 @@ int IntFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info
             return 0;
         if (pic->bit_depth != 8) throw std::runtime_error("integer CNN filter: 8-bit pictures only");
         if (!map.info.frame_on) return 0;
-        if (map.info.model_id >= (int)models_.size())
-            throw std::runtime_error("integer CNN filter: the stream names model " + std::to_string(map.info.model_id) +
-                                     " but only " + std::to_string(models_.size()) + " are loaded");
+        check_model_id(map, models_.size(), "integer CNN filter");
         if (map.info.has_hash && map.info.model_hash != models_[map.info.model_id].hash)
             throw std::runtime_error("integer CNN filter: the stream was coded with the model of content hash " +
                                      hex(map.info.model_hash) + ", this decoder holds " +

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/i420_picture.h"
 #include "torch_runner/torch_filter.h"
 
 namespace py = pybind11;
@@ -61,17 +62,7 @@ public:
         if (y.ndim() != 2 || u.ndim() != 2 || v.ndim() != 2 || w % 2 || h % 2 || u.shape(0) != h / 2 ||
             u.shape(1) != w / 2 || v.shape(0) != h / 2 || v.shape(1) != w / 2)
             throw py::value_error("expected 4:2:0 uint8 planes of even size");
-        hmcnn_picture pic{};
-        pic.struct_size = sizeof(pic);
-        pic.width = w;
-        pic.height = h;
-        pic.chroma_format = 1;
-        pic.bit_depth = 8;
-        pic.plane[0] = (void*)y.data();
-        pic.plane[1] = (void*)u.data();
-        pic.plane[2] = (void*)v.data();
-        pic.stride[0] = w;
-        pic.stride[1] = pic.stride[2] = w / 2;
+        hmcnn_picture pic = i420_picture(w, h, (void*)y.data(), (void*)u.data(), (void*)v.data());
         pic.slice_qp = qp;
         FilteredPlanes out;
         {

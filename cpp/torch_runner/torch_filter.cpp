@@ -233,9 +233,7 @@ int TorchFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_in
                                "CNN filter"))
             return 0;  // nothing was filtered
         check_picture(pic, yuv());
-        if (map.info.model_id >= (int)models_.size())
-            throw std::runtime_error("CNN filter: the stream names model " + std::to_string(map.info.model_id) +
-                                     " but only " + std::to_string(models_.size()) + " are loaded");
+        check_model_id(map, models_.size(), "CNN filter");
         if ((map.info.cb_on || map.info.cr_on) && !yuv())
             throw std::runtime_error("CNN filter: the stream filters chroma, the loaded models are luma only");
         FilteredPlanes f = filter_picture(map.info.model_id, pic);
