@@ -88,7 +88,8 @@ def check_context(models: zoo.ModelSet, context: int) -> None:
 
 class IntegerFilter:
     """Integer (.hmq) models in the integer runner: no libtorch, no float, bit-exact across
-    machines, kernels (scalar, AVX2), thread counts and stripe heights. Side information
+    machines, kernels (scalar; avx2, with exact Winograd on the layers that qualify;
+    avx2-direct), thread counts and stripe heights (0: one per thread). Side information
     names the model (its index, and on I pictures the file's 16-bit content hash)."""
 
     def __init__(self, runner, models: zoo.ModelSet, options: str):
@@ -114,6 +115,11 @@ class IntegerFilter:
     def model_hash(self, index: int) -> int:
         return self._runner.model_hash(index)
 
+    def winograd_layers(self, qp: int) -> list[str]:
+        """The layers of the model for ``qp`` that the avx2 kernel runs as exact-integer
+        Winograd F(2x2, 3x3) (the others run direct; both give the same bits)."""
+        return list(self._runner.winograd_layers(self._runner.select_model(qp)))
+
     def filter_plane(self, qp: int, y, kernel: str = "", threads: int = 0, stripe: int = 0):
         """The model for ``qp`` on a uint8 luma plane, as in the loop (optionally with
         another kernel / threads / stripe height: the same bits)."""
@@ -128,7 +134,7 @@ def check_min_gain(min_gain: float | None) -> None:
         raise ValueError(f"min_gain must be in [0, 1), got {min_gain}")
 
 
-def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 64, rdo: bool = True,
+def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 0, rdo: bool = True,
                         log2_block: int = 6, min_gain: float | None = None) -> IntegerFilter:
     from cnn_filter._int_runner import IntRunner
 

@@ -36,7 +36,8 @@ def int_dir(tmp_path_factory, clip9):
     return d
 
 
-KERNELS = ["scalar"] + (["avx2"] if __import__("cnn_filter._int_runner", fromlist=["x"]).best_kernel() == "avx2" else [])
+HAS_AVX2 = __import__("cnn_filter._int_runner", fromlist=["x"]).best_kernel() == "avx2"
+KERNELS = ["scalar"] + (["avx2-direct", "avx2"] if HAS_AVX2 else [])
 
 
 def test_every_kernel_thread_count_and_stripe_gives_the_reference_bits(int_dir, clip9):
@@ -44,15 +45,37 @@ def test_every_kernel_thread_count_and_stripe_gives_the_reference_bits(int_dir, 
     model = load(int_dir / "qp37.hmq")
     rng = np.random.default_rng(4)
     planes = [rng.integers(0, 256, (46, 70), dtype=np.uint8), rng.integers(0, 256, (64, 96), dtype=np.uint8),
+              rng.integers(0, 256, (203, 37), dtype=np.uint8),  # odd sizes; many bands in one stripe
               clip9.y[0], hb.encode(clip9[:1], config="ai", qp=37, preset="medium").recon.y[0]]
+    assert f.winograd_layers(37) == ["conv2_5x5", "conv2_3x3", "conv3_3x3"]  # the fast path is exercised
     for plane in planes:
         ref = run_integer(model, plane)  # the Python reference (exact int32 arithmetic)
         for kernel in KERNELS:
             for threads in (1, 2, 3):
-                for stripe in (1, 5, 64):
+                for stripe in (0, 1, 5, 64):  # 0: one stripe per thread
                     assert np.array_equal(f.filter_plane(37, plane, kernel, threads, stripe), ref), \
                         (plane.shape, kernel, threads, stripe)
         assert (ref != plane).mean() > 0.1
+
+
+def test_winograd_only_where_every_step_is_provably_exact(int_dir, tmp_path, clip9):
+    """A layer whose sums could leave +-2^29 (4x of them then leaves int32) runs direct;
+    the bits stay the reference's either way."""
+    model = load(int_dir / "qp37.hmq")
+    conv = next(l for l in model.layers if l.name == "conv2_5x5")
+    w = np.array(conv.weight)
+    w[0] = 0
+    w[0, :, :3, :] = 137  # rows 0-2 of channel 0: 960 weights * 137 * 4095 > 2^29, all 25 taps < 2^31
+    conv.weight = w
+    d = tmp_path / "big"
+    d.mkdir()
+    save(model, d / "qp37.hmq")
+    write_manifest(d, "vrcnn", "loop", {37: "qp37.hmq"}, format="hmq")
+    f = load_integer_filter(d)
+    assert f.winograd_layers(37) == ["conv2_3x3", "conv3_3x3"]
+    ref = run_integer(model, clip9.y[0])
+    for kernel in KERNELS:
+        assert np.array_equal(f.filter_plane(37, clip9.y[0], kernel, 2), ref), kernel
 
 
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])

@@ -1,5 +1,7 @@
 #include "int_runner/int_model.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -63,6 +65,62 @@ void pack_avx2(IntLayer& l, int padded_cin) {
             }
 }
 
+// Winograd F(2x2, 3x3) for one layer, in integers: U = G2 g G2^T per 3x3 piece, with
+// G2 = 2G = [[2,0,0],[1,1,1],[1,-1,1],[0,0,2]]; a tile's sums then come out 4x the direct
+// ones. A 5x5's pieces form two row groups (kernel rows 0-2 and 3-4), each summed and
+// divided by 4 on its own. Qualifies only when every step is exact: input values in
+// [0, a_max] (the source tensor is the samples or written by ReLU layers only), the
+// transformed inputs (at most 4 a_max) and weights fit int16, and every output channel's
+// sum S over each group satisfies |S| < 2^29 (non-negative inputs: |S| <= a_max times the
+// larger of the positive and the negative weights' sums), so 4S fits int32 and the
+// wrapping int32 adds in between cannot change it.
+void prepare_winograd(IntLayer& l, const IntModel& m) {
+    if ((l.k != 3 && l.k != 5) || l.dst < 0 || l.cout % 8 || l.cin < 8) return;
+    for (const IntLayer& p : m.layers)
+        if (p.dst == l.src && !p.relu) return;  // the source may hold negative values
+    const int64_t a_max = l.src == 0 ? 255 : (1 << m.tensors[l.src].bits) - 1;
+    if (4 * a_max > 32767) return;
+    const int taps = l.k * l.k, groups = l.k == 3 ? 1 : 2;
+    for (int co = 0; co < l.cout; co++)
+        for (int g = 0; g < groups; g++) {
+            int64_t pos = 0, neg = 0;
+            for (int ci = 0; ci < l.cin; ci++)
+                for (int t = 0; t < taps; t++) {
+                    int ky = t / l.k;
+                    if (groups == 2 && (ky >= 3) != (g == 1)) continue;
+                    int w = l.weight[((size_t)co * l.cin + ci) * taps + t];
+                    (w > 0 ? pos : neg) += std::abs(w);
+                }
+            if (std::max(pos, neg) * a_max >= (int64_t)1 << 29) return;
+        }
+    static const int G2[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+    const int pieces = l.k == 3 ? 1 : 4, pairs = m.tensors[l.src].padded / 2, blocks = l.blocks();
+    std::vector<int16_t> u((size_t)pieces * 16 * blocks * pairs * 16, 0);
+    for (int piece = 0; piece < pieces; piece++)
+        for (int co = 0; co < l.cout; co++)
+            for (int ci = 0; ci < l.cin; ci++) {
+                int g[3][3];  // the piece's 3x3 kernel; a 5x5's second row/column piece starts at 2
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) {
+                        int ky = i + 2 * (piece / 2), kx = j + 2 * (piece % 2);
+                        bool shared = (piece / 2 && i == 0) || (piece % 2 && j == 0);  // counted by piece 0
+                        g[i][j] = shared ? 0 : l.weight[((size_t)co * l.cin + ci) * taps + ky * l.k + kx];
+                    }
+                for (int a = 0; a < 4; a++)
+                    for (int b = 0; b < 4; b++) {
+                        int64_t v = 0;
+                        for (int i = 0; i < 3; i++)
+                            for (int j = 0; j < 3; j++) v += (int64_t)G2[a][i] * g[i][j] * G2[b][j];
+                        if (v > 32767 || v < -32767) return;
+                        size_t at = (((((size_t)piece * 16 + a * 4 + b) * blocks + co / 8) * pairs + ci / 2) * 8 + co % 8) * 2 +
+                                    ci % 2;
+                        u[at] = (int16_t)v;
+                    }
+            }
+    l.wino_u = std::move(u);
+    l.wino_pieces = pieces;
+}
+
 }  // namespace
 
 IntModel IntModel::load(const std::string& path) {
@@ -121,6 +179,7 @@ IntModel IntModel::load(const std::string& path) {
     }
     if (r.at != data.size()) throw std::invalid_argument(path + " has trailing bytes");
     if (m.layers.empty() || m.layers.back().dst != -1) throw std::invalid_argument(path + ": no output layer");
+    for (IntLayer& l : m.layers) prepare_winograd(l, m);
     for (auto& kv : radius_from) m.radius += kv.second;
     m.hash = content_hash(data.data(), data.size());
     return m;

@@ -30,6 +30,15 @@ struct IntLayer {
     std::vector<int16_t> transposed;
     // one input channel: [block][tap pair][co 0..7][tap 0..1] (the reduction runs over taps)
     std::vector<int16_t> packed_taps;
+    // Winograd F(2x2, 3x3) in exact integers (the AVX2 kernel's fast path, int_network.cpp):
+    // a 3x3 kernel is one piece, a 5x5 four overlapping 3x3 pieces (rows/columns 0-2 and
+    // 2-4, the shared row/column counted once; pieces 0-1 and 2-3 are summed as two
+    // groups). wino_u holds each piece's transformed
+    // weights U = G2 g G2^T (4x the textbook G g G^T, so integer): [piece][xi 0..15]
+    // [block][pair][co 0..7][ci 0..1]. Empty when the layer does not qualify (see
+    // prepare_winograd); the kernel then runs direct. Same sums, so the same bits.
+    std::vector<int16_t> wino_u;
+    int wino_pieces = 0;
     int blocks() const { return (cout + 7) / 8; }
 };
 

@@ -15,13 +15,11 @@ using namespace hmcnn;
 namespace {
 
 IntKernel kernel_named(const std::string& name) {
-    if (name == "scalar") return IntKernel::Scalar;
-    if (name == "avx2") {
-        if (!__builtin_cpu_supports("avx2")) throw py::value_error("this CPU has no AVX2");
-        return IntKernel::Avx2;
+    try {
+        return int_kernel_named(name);
+    } catch (const std::invalid_argument& e) {
+        throw py::value_error(e.what());
     }
-    if (name == "auto") return best_int_kernel();
-    throw py::value_error("kernel must be auto, scalar or avx2, got '" + name + "'");
 }
 
 class IntRunner {
@@ -35,7 +33,7 @@ public:
         o.log2_block = log2_block;
         o.rdo = rdo;
         if (min_gain >= 0) o.min_gain = min_gain;  // negative: the default
-        if (threads < 1 || stripe < 1) throw py::value_error("threads and stripe must be positive");
+        if (threads < 1 || stripe < 0) throw py::value_error("threads must be positive, stripe non-negative (0: auto)");
         filter_ = std::make_unique<IntFilter>(o);
         settings_ = o.run;
     }
@@ -44,6 +42,13 @@ public:
     std::vector<int> qps() const { return filter_->qps(); }
     int model_hash(int index) const { return filter_->model(index).hash; }
     int receptive_radius(int index) const { return filter_->model(index).radius; }
+    // the layers of model `index` that the avx2 kernel runs as exact Winograd
+    std::vector<std::string> winograd_layers(int index) const {
+        std::vector<std::string> names;
+        for (const IntLayer& l : filter_->model(index).layers)
+            if (!l.wino_u.empty()) names.push_back(l.name);
+        return names;
+    }
     std::string kernel() const { return int_kernel_name(settings_.kernel); }
 
     // Model `index` on a uint8 luma plane; kernel/threads/stripe override the filter's own.
@@ -85,11 +90,12 @@ PYBIND11_MODULE(_int_runner, m) {
     py::class_<IntRunner>(m, "IntRunner")
         .def(py::init<std::vector<int>, std::vector<std::string>, const std::string&, int, int, int, bool, double>(),
              py::arg("qps"), py::arg("paths"), py::arg("kernel") = "auto", py::arg("threads") = 1,
-             py::arg("stripe") = 64, py::arg("log2_block") = 6, py::arg("rdo") = true, py::arg("min_gain") = -1.0)
+             py::arg("stripe") = 0, py::arg("log2_block") = 6, py::arg("rdo") = true, py::arg("min_gain") = -1.0)
         .def("__hmcnn_filter__", &IntRunner::capsule)
         .def("select_model", &IntRunner::select_model)
         .def("model_hash", &IntRunner::model_hash)
         .def("receptive_radius", &IntRunner::receptive_radius)
+        .def("winograd_layers", &IntRunner::winograd_layers)
         .def("filter_plane", &IntRunner::filter_plane, py::arg("index"), py::arg("y"), py::arg("kernel") = "",
              py::arg("threads") = 0, py::arg("stripe") = 0)
         .def_property_readonly("qps", &IntRunner::qps)

@@ -1,6 +1,6 @@
 // The integer CNN filter as a plain plug-in (libhmcnn_int_filter.so), without libtorch:
 //
-//   const hmcnn_filter* hmcnn_filter_open("models=DIR;kernel=auto|scalar|avx2;threads=N;stripe=R;rdo=1;min_gain=G");
+//   const hmcnn_filter* hmcnn_filter_open("models=DIR;kernel=auto|scalar|avx2|avx2-direct;threads=N;stripe=R (0: auto);rdo=1;min_gain=G");
 //
 // DIR holds .hmq models (manifest.json, as `hmcnn quantize` writes it, or qpNN.hmq files).
 #include <cstdio>
@@ -21,13 +21,9 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         hmcnn::IntFilterOptions f;
         f.qps = zoo.qps;
         f.paths = zoo.paths;
-        std::string k = o.text("kernel", "auto");
-        if (k != "auto" && k != "scalar" && k != "avx2") throw std::invalid_argument("kernel must be auto, scalar or avx2");
-        f.run.kernel = k == "scalar" ? hmcnn::IntKernel::Scalar
-                       : k == "avx2" ? hmcnn::IntKernel::Avx2
-                                     : hmcnn::best_int_kernel();
+        f.run.kernel = hmcnn::int_kernel_named(o.text("kernel", "auto"));
         f.run.threads = o.integer("threads", 1);
-        f.run.stripe = o.integer("stripe", 64);
+        f.run.stripe = o.integer("stripe", 0);  // 0: one stripe per thread
         f.rdo = o.integer("rdo", 1) != 0;
         f.log2_block = o.integer("log2_block", 6);
         f.min_gain = o.number("min_gain", f.min_gain);
