@@ -75,7 +75,8 @@ void pack_avx2(IntLayer& l, int padded_cin) {
 // larger of the positive and the negative weights' sums), so 4S fits int32 and the
 // wrapping int32 adds in between cannot change it.
 void prepare_winograd(IntLayer& l, const IntModel& m) {
-    if ((l.k != 3 && l.k != 5) || l.dst < 0 || l.cout % 8 || l.cin < 8) return;
+    // the kernel's shape: 16-channel input chunks, pairs of 8-channel output blocks
+    if ((l.k != 3 && l.k != 5) || l.dst < 0 || l.cout % 16 || m.tensors[l.src].padded % 16) return;
     for (const IntLayer& p : m.layers)
         if (p.dst == l.src && !p.relu) return;  // the source may hold negative values
     const int64_t a_max = l.src == 0 ? 255 : (1 << m.tensors[l.src].bits) - 1;

@@ -102,14 +102,14 @@ struct Buffer {
         std::memset(data.data(), 0, need * 2);
     }
     // Rows up to `end` (exclusive) are about to be written, rows [keep, done) are still to be
-    // read: slide the window if `end` does not fit. Rows [lo, hi) outside the picture
-    // (height rows) are then zeroed, as the network pads.
+    // read: slide the window if `end` does not fit.
     void make_room(int keep, int done, int end) {
         if (end - base <= cap) return;
         if (end - keep > cap || keep < base) throw std::logic_error("integer runner: band window too small");
         std::memmove(data.data(), at(keep, -border), (size_t)(done - keep) * row_stride() * 2);
         base = keep;
     }
+    // Rows [lo, hi) outside a picture `height` rows high: zeros, as the network pads.
     void zero_outside(int lo, int hi, int height) {
         for (int row = lo; row < hi; row++)
             if (row < 0 || row >= height) std::memset(at(row, -border), 0, (size_t)row_stride() * 2);
@@ -146,6 +146,25 @@ void conv_row_scalar(const IntLayer& l, const Buffer& in, int y, int x0, int x1,
         }
 }
 
+// The scalar path's requant + clamp_out on 8 int32 sums at once: the rounding shift, then
+// for a tensor the ReLU / int16 clamp and the packing to 8 int16.
+struct RequantAvx2 {
+    __m128i count;
+    __m256i half, lo, hi;
+    __attribute__((target("avx2"))) RequantAvx2(const IntLayer& l, int out_bits)
+        : count(_mm_cvtsi32_si128(l.shift)),
+          half(_mm256_set1_epi32(l.shift ? 1 << (l.shift - 1) : 0)),
+          lo(_mm256_set1_epi32(l.relu ? 0 : -32768)),
+          hi(_mm256_set1_epi32(l.relu ? (1 << out_bits) - 1 : 32767)) {}
+    __attribute__((target("avx2"))) __m256i shifted(__m256i acc) const {
+        return _mm256_sra_epi32(_mm256_add_epi32(acc, half), count);
+    }
+    __attribute__((target("avx2"))) __m128i to_int16(__m256i acc) const {
+        __m256i v = _mm256_min_epi32(_mm256_max_epi32(shifted(acc), lo), hi);
+        return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08));
+    }
+};
+
 // The same with AVX2: 4 pixels x 8*NCO output channels per step, vpmaddwd over input
 // channel pairs. Exactly the scalar arithmetic (int32 sums of int16 products, no overflow).
 template <int NCO, int P>
@@ -153,10 +172,7 @@ __attribute__((target("avx2"))) void conv_row_avx2(const IntLayer& l, const Buff
                                                    Buffer* out, int out_bits, const uint8_t* samples,
                                                    uint8_t* result) {
     const int r = l.k / 2, taps = l.k * l.k, pairs = in.channels / 2;
-    const __m128i count = _mm_cvtsi32_si128(l.shift);
-    const __m256i half = _mm256_set1_epi32(l.shift ? 1 << (l.shift - 1) : 0);
-    const __m256i lo = _mm256_set1_epi32(l.relu ? 0 : -32768);
-    const __m256i hi = _mm256_set1_epi32(l.relu ? (1 << out_bits) - 1 : 32767);
+    const RequantAvx2 rq(l, out_bits);
     int x = x0;
     for (; x + P <= x1; x += P)
         for (int cb = 0; cb < l.blocks(); cb += NCO) {
@@ -187,21 +203,19 @@ __attribute__((target("avx2"))) void conv_row_avx2(const IntLayer& l, const Buff
                 }
             for (int p = 0; p < P; p++)
                 for (int j = 0; j < NCO; j++) {
-                    __m256i v = _mm256_sra_epi32(_mm256_add_epi32(acc[p][j], half), count);
                     if (!out) {  // the residual output: one channel, added to the sample
-                        int32_t res = _mm256_cvtsi256_si32(v);
+                        int32_t res = _mm256_cvtsi256_si32(rq.shifted(acc[p][j]));
                         result[x + p] = (uint8_t)std::min(std::max((int32_t)samples[x + p] + res, 0), 255);
                         continue;
                     }
-                    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-                    __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
+                    const __m128i packed = rq.to_int16(acc[p][j]);
                     int16_t* dst = out->at(y, x + p) + l.dst_offset + (cb + j) * 8;
                     int n = std::min(8, l.cout - (cb + j) * 8);
                     if (n == 8)
-                        _mm_storeu_si128((__m128i*)dst, _mm256_castsi256_si128(packed));
+                        _mm_storeu_si128((__m128i*)dst, packed);
                     else {
                         alignas(16) int16_t tmp[8];
-                        _mm_store_si128((__m128i*)tmp, _mm256_castsi256_si128(packed));
+                        _mm_store_si128((__m128i*)tmp, packed);
                         std::memcpy(dst, tmp, (size_t)n * 2);
                     }
                 }
@@ -245,10 +259,7 @@ template <int NCO, int P>
 __attribute__((target("avx2"))) void conv_row_avx2_taps(const IntLayer& l, const Buffer& in, int y, int x0, int x1,
                                                         Buffer* out, int out_bits) {
     const int r = l.k / 2, taps = l.k * l.k, pairs = (taps + 1) / 2;
-    const __m128i count = _mm_cvtsi32_si128(l.shift);
-    const __m256i half = _mm256_set1_epi32(l.shift ? 1 << (l.shift - 1) : 0);
-    const __m256i lo = _mm256_set1_epi32(l.relu ? 0 : -32768);
-    const __m256i hi = _mm256_set1_epi32(l.relu ? (1 << out_bits) - 1 : 32767);
+    const RequantAvx2 rq(l, out_bits);
     int32_t gathered[P * 64];  // pairs <= 41 for kernels up to 9x9
     std::ptrdiff_t offset[128];  // of each tap from the pixel, in samples of the buffer
     for (int t = 0; t < taps; t++) offset[t] = (t / l.k - r) * in.row_stride() + (std::ptrdiff_t)(t % l.k - r) * in.channels;
@@ -279,11 +290,8 @@ __attribute__((target("avx2"))) void conv_row_avx2_taps(const IntLayer& l, const
             }
             for (int p = 0; p < P; p++)
                 for (int j = 0; j < NCO; j++) {
-                    __m256i v = _mm256_sra_epi32(_mm256_add_epi32(acc[p][j], half), count);
-                    v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-                    __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
                     _mm_storeu_si128((__m128i*)(out->at(y, x + p) + l.dst_offset + (cb + j) * 8),
-                                     _mm256_castsi256_si128(packed));
+                                     rq.to_int16(acc[p][j]));
                 }
         }
     }
@@ -305,10 +313,7 @@ __attribute__((target("avx2"))) void conv_rows_wino(const IntLayer& l, const Buf
     thread_local std::vector<int32_t> M;  // [row group][tile][xi][output channel]
     V.resize((size_t)rows * npos * 16 * in.channels);
     M.resize((size_t)rows * T * 16 * blocks * 8);
-    const __m128i count = _mm_cvtsi32_si128(l.shift);
-    const __m256i half = _mm256_set1_epi32(l.shift ? 1 << (l.shift - 1) : 0);
-    const __m256i lo = _mm256_set1_epi32(l.relu ? 0 : -32768);
-    const __m256i hi = _mm256_set1_epi32(l.relu ? (1 << out_bits) - 1 : 32767);
+    const RequantAvx2 rq(l, out_bits);
     const int tiles = width / 2;
     int t0 = 0;
     for (; t0 + T <= tiles; t0 += T) {
@@ -318,8 +323,7 @@ __attribute__((target("avx2"))) void conv_rows_wino(const IntLayer& l, const Buf
                 const int16_t* base = in.at(y - r + 2 * ry, xs - r + 2 * pos);
                 int16_t* v = &V[(size_t)(ry * 16 * npos + pos) * in.channels];
                 const std::ptrdiff_t xstep = (std::ptrdiff_t)npos * in.channels;  // next xi
-                int c = 0;
-                for (; c + 16 <= in.channels; c += 16) {
+                for (int c = 0; c < in.channels; c += 16) {  // prepare_winograd: a multiple of 16
                     // row i of B^T d: two rows of d combined; then its columns: few live registers
                     static const int kRow[4][2] = {{0, 2}, {1, 2}, {2, 1}, {1, 3}};
                     static const int kAdd[4] = {0, 1, 0, 0};  // row 1 adds, the others subtract
@@ -336,19 +340,6 @@ __attribute__((target("avx2"))) void conv_rows_wino(const IntLayer& l, const Buf
                                         _mm256_sub_epi16(t[2], t[1]), _mm256_sub_epi16(t[1], t[3])};
                         for (int j = 0; j < 4; j++)
                             _mm256_storeu_si256((__m256i*)(v + (i * 4 + j) * xstep + c), e[j]);
-                    }
-                }
-                for (; c < in.channels; c++) {  // channels beyond a multiple of 16
-                    int d[4][4], t[4][4];
-                    for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++) d[i][j] = base[i * rs + j * cs + c];
-                    for (int j = 0; j < 4; j++) {
-                        t[0][j] = d[0][j] - d[2][j], t[1][j] = d[1][j] + d[2][j];
-                        t[2][j] = d[2][j] - d[1][j], t[3][j] = d[1][j] - d[3][j];
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        int e[4] = {t[i][0] - t[i][2], t[i][1] + t[i][2], t[i][2] - t[i][1], t[i][1] - t[i][3]};
-                        for (int j = 0; j < 4; j++) v[(i * 4 + j) * xstep + c] = (int16_t)e[j];
                     }
                 }
             }
@@ -401,13 +392,9 @@ __attribute__((target("avx2"))) void conv_rows_wino(const IntLayer& l, const Buf
                     }
                 }
                 for (int dy = 0; dy < 2; dy++)
-                    for (int dx = 0; dx < 2; dx++) {
-                        __m256i v = _mm256_sra_epi32(_mm256_add_epi32(acc[dy][dx], half), count);
-                        v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
-                        __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(v, v), 0x08);
+                    for (int dx = 0; dx < 2; dx++)
                         _mm_storeu_si128((__m128i*)(out->at(y + dy, xs + 2 * t + dx) + l.dst_offset + cb * 8),
-                                         _mm256_castsi256_si128(packed));
-                    }
+                                         rq.to_int16(acc[dy][dx]));
             }
     }
     for (int dy = 0; dy < 2; dy++)  // the columns no whole chunk covers: direct
@@ -431,12 +418,8 @@ void conv_rows(IntKernel k, const IntLayer& l, const Buffer& in, int r0, int r1,
                int out_bits) {
     int row = r0;
     if (k == IntKernel::Avx2 && !l.wino_u.empty())
-        for (; row + 1 < r1; row += 2)
-            if (l.blocks() % 2)
-                conv_rows_wino<8, 1>(l, in, row, width, out, out_bits);
-            else  // 6 tiles x 16 output channels a step: 12 accumulators, fewer loads per product
-                  // (measured here against 8x8, 4x16 and 5x16)
-                conv_rows_wino<6, 2>(l, in, row, width, out, out_bits);
+        for (; row + 1 < r1; row += 2)  // 6 tiles x 16 output channels a step: 12 accumulators
+            conv_rows_wino<6, 2>(l, in, row, width, out, out_bits);  // (measured against 8x8, 4x16, 5x16)
     for (; row < r1; row++) conv_row(k, l, in, row, width, out, out_bits, nullptr, nullptr);
 }
 
@@ -473,7 +456,7 @@ void run_stripe(const IntModel& m, const uint8_t* y, std::ptrdiff_t stride, int 
             int keep = done[t];
             for (const IntLayer& c : m.layers)
                 if (c.src == t) keep = std::min(keep, (c.dst < 0 ? f0 : std::max(done[c.dst], 0)) - c.k / 2);
-            buf[t].make_room(std::max(keep, buf[t].base), done[t], end);
+            buf[t].make_room(keep, done[t], end);
             buf[t].zero_outside(done[t], end, height);
             opened[t] = true;
             return end;

@@ -14,14 +14,6 @@ using namespace hmcnn;
 
 namespace {
 
-IntKernel kernel_named(const std::string& name) {
-    try {
-        return int_kernel_named(name);
-    } catch (const std::invalid_argument& e) {
-        throw py::value_error(e.what());
-    }
-}
-
 class IntRunner {
 public:
     IntRunner(std::vector<int> qps, std::vector<std::string> paths, const std::string& kernel, int threads,
@@ -29,7 +21,7 @@ public:
         IntFilterOptions o;
         o.qps = std::move(qps);
         o.paths = std::move(paths);
-        o.run = {kernel_named(kernel), threads, stripe};
+        o.run = {int_kernel_named(kernel), threads, stripe};
         o.log2_block = log2_block;
         o.rdo = rdo;
         if (min_gain >= 0) o.min_gain = min_gain;  // negative: the default
@@ -57,7 +49,7 @@ public:
         if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
         if (index < 0 || index >= (int)filter_->qps().size()) throw py::index_error("no such model");
         IntRunSettings s = settings_;
-        if (!kernel.empty()) s.kernel = kernel_named(kernel);
+        if (!kernel.empty()) s.kernel = int_kernel_named(kernel);
         if (threads > 0) s.threads = threads;
         if (stripe > 0) s.stripe = stripe;
         int h = (int)y.shape(0), w = (int)y.shape(1);
