@@ -17,7 +17,8 @@ def _cmd_train(args) -> int:
     s = TrainSettings(arch=args.arch, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr,
                       warmup=args.warmup, seed=args.seed, device=args.device or default_device(),
                       eval_every=args.eval_every, warm_start=not args.no_warm_start, jobs=args.jobs,
-                      preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init)
+                      preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init,
+                      time_limit=args.time_limit)
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
     if args.pairs_only:
@@ -111,6 +112,9 @@ def add_commands(sub) -> None:
                    help="pairs coded with deblocking and SAO off (a filter that takes their place)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="continue from the models in DIR (each QP from its nearest-QP model), e.g. models/vrcnn")
+    t.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="per model: the learning rate decays by the clock as well as by the steps, and training "
+                        "stops when the time is up (e.g. on a lent GPU of fixed minutes); the log says the steps run")
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")

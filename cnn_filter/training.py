@@ -44,6 +44,7 @@ class TrainSettings:
     pt2: bool = True  # also export torch.export .pt2
     aoti: bool = False  # also compile an AOTInductor package
     init_from: str | None = None  # a model directory: each QP starts from its nearest-QP model there
+    time_limit: float | None = None  # seconds per model: the schedule decays by the clock too, then stops
 
 
 @dataclass
@@ -89,6 +90,7 @@ def train_model(task: Task, train: list[PairSet], val: list[PairSet], s: TrainSe
     """Trains one model of ``s.arch`` on ``train``; validation on ``val``."""
     qp = train[0].qp if len(train) == 1 else None
     torch.manual_seed(s.seed + (qp or 0))
+    torch.backends.cudnn.benchmark = True  # fixed patch shapes: let cuDNN pick its fastest kernels
     model = create_model(s.arch).to(s.device)
     if init is not None:
         model.load_state_dict(init)
@@ -107,7 +109,8 @@ def train_model(task: Task, train: list[PairSet], val: list[PairSet], s: TrainSe
     t0 = time.perf_counter()
     history = fit(model, lambda m: task.loss(m, sampler.batch(s.batch)), steps=s.steps, lr=s.lr,
                   eval_every=s.eval_every, evaluate=lambda m: task.evaluate(m, val, s.device), describe=describe,
-                  desc=f"train {s.arch} {label}", on_eval=save, warmup=s.warmup)
+                  desc=f"train {s.arch} {label}", on_eval=save, warmup=s.warmup,
+                  time_limit=s.time_limit)
     last = history[-1]
     result = TrainResult(qp, last["val_psnr_baseline"], last["val_psnr_model"], time.perf_counter() - t0, history)
     return model.cpu().eval(), result

@@ -165,6 +165,21 @@ def test_quick_training_produces_loadable_models(tmp_path):
     assert f.qps == [37]
 
 
+def test_a_time_limit_ends_the_schedule_with_the_clock():
+    from cnn_filter.fitting import FINAL_LR_FRACTION, fit, lr_factor
+
+    assert lr_factor(1000, 1000, 10) == pytest.approx(FINAL_LR_FRACTION)
+    assert lr_factor(100, 10**6, 10, time_progress=0.5) == pytest.approx(0.5 * (1 + FINAL_LR_FRACTION))
+    assert lr_factor(100, 10**6, 10, time_progress=2.0) == pytest.approx(FINAL_LR_FRACTION)
+    torch.manual_seed(0)
+    model, x = torch.nn.Linear(4, 1), torch.randn(64, 4)
+    history = fit(model, lambda m: (m(x) - x.sum(1, keepdim=True)).pow(2).mean(), steps=10**7, lr=1e-2,
+                  eval_every=10**6, evaluate=lambda m: {}, describe=lambda r: f"step {r['step']}", desc="t",
+                  warmup=5, time_limit=0.5)
+    assert len(history) == 1 and 5 < history[0]["step"] < 10**7  # stopped by the clock, after the warm-up
+    assert history[0]["lr"] == pytest.approx(1e-2 * FINAL_LR_FRACTION, rel=0.05)  # the decay was completed
+
+
 def test_training_can_continue_from_a_model_directory(model_dir, tmp_path):
     from cnn_filter.training import initial_weights
 
