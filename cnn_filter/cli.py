@@ -10,6 +10,15 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _seconds(text: str) -> float:
+    import argparse
+
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a time limit must be a positive number of seconds, got {text!r}")
+    return value
+
+
 def _cmd_train(args) -> int:
     from cnn_filter.train import train_models
     from cnn_filter.training import TrainSettings
@@ -112,7 +121,7 @@ def add_commands(sub) -> None:
                    help="pairs coded with deblocking and SAO off (a filter that takes their place)")
     t.add_argument("--init", default=None, metavar="DIR",
                    help="continue from the models in DIR (each QP from its nearest-QP model), e.g. models/vrcnn")
-    t.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+    t.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                    help="per model: the learning rate decays by the clock as well as by the steps, and training "
                         "stops when the time is up (e.g. on a lent GPU of fixed minutes); the log says the steps run")
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")

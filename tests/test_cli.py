@@ -36,3 +36,5 @@ def test_clear_errors_for_bad_input(tmp_path, clip9):
     assert r.returncode == 2 and "error" in r.stderr
     r = hmcnn("decode", str(tmp_path / "junk.hevc"), "--filter", "no-such-filter", "-o", str(tmp_path / "x.yuv"))
     assert r.returncode == 2 and "unknown filter" in r.stderr
+    r = hmcnn("train", "--quick", "--time-limit", "-5", "--out", str(tmp_path / "m"))
+    assert r.returncode == 2 and "positive number of seconds" in r.stderr
