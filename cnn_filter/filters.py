@@ -14,6 +14,12 @@ from __future__ import annotations
 import os
 
 NO_FILTER = ("", "none", "off")
+#: filters named by a word: name -> maker(hm_bridge)
+_NAMED = {
+    "noop": lambda hb: hb.NoopFilter(),
+    "smoothing": lambda hb: hb.SmoothingFilter(),
+    "smoothing:always": lambda hb: hb.SmoothingFilter(rdo=False),
+}
 _MODEL_OPTIONS = {"rdo": lambda v: bool(int(v)), "min_gain": float, "log2_block": int, "threads": int}
 
 
@@ -39,25 +45,41 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return spec, ""
 
 
+def check_filter_spec(spec: str | None) -> None:
+    """Raises ValueError / FileNotFoundError, with the reason, unless ``spec`` names a
+    filter that resolve_filter can make; loads nothing (a sweep checks its specs before
+    it codes anything)."""
+    if spec is None or spec in NO_FILTER or spec in _NAMED:
+        return
+    library, sep, _ = spec.partition(".so:")
+    if sep or spec.endswith(".so"):
+        library = library + ".so" if sep else spec
+        if not os.path.isfile(library):
+            raise FileNotFoundError(f"no filter library at {library}")
+        return
+    path, options = split_model_spec(spec)
+    if not os.path.exists(path):
+        raise ValueError(f"unknown filter {spec!r}: use none, {', '.join(_NAMED)}, a filter library (.so) "
+                         f"or a model path (nothing at {os.path.abspath(path)})")
+    _model_options(options)
+    from cnn_filter.zoo import open_models
+
+    open_models(path)  # a manifest naming missing files, a QP out of range: said here
+
+
 def resolve_filter(spec: str | None, device: str | None = None):
     """The filter object a spec names (None for no filter); ValueError if unknown."""
     import hm_bridge as hb
 
+    check_filter_spec(spec)
     if spec is None or spec in NO_FILTER:
         return None
-    if spec == "noop":
-        return hb.NoopFilter()
-    if spec == "smoothing":
-        return hb.SmoothingFilter()
-    if spec == "smoothing:always":
-        return hb.SmoothingFilter(rdo=False)
+    if spec in _NAMED:
+        return _NAMED[spec](hb)
     library, sep, options = spec.partition(".so:")
     if sep or spec.endswith(".so"):
         return hb.load_native_filter(library + ".so" if sep else spec, options if sep else None)
     path, options = split_model_spec(spec)
-    if os.path.exists(path):
-        from cnn_filter.loader import load_filter
+    from cnn_filter.loader import load_filter
 
-        return load_filter(path, device=device, **_model_options(options))
-    raise ValueError(f"unknown filter {spec!r}: use none, smoothing, smoothing:always, a filter library (.so) "
-                     "or a model path")
+    return load_filter(path, device=device, **_model_options(options))

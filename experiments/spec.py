@@ -61,6 +61,10 @@ class Experiment:
             raise ValueError(f"unknown codec {self.codec!r}; choose one of {', '.join(CODECS)}")
         if self.frames is not None and self.frames < 1:
             raise ValueError("frames must be positive")
+        from cnn_filter.filters import check_filter_spec
+
+        for spec in (self.anchor, self.test):  # before any job runs, not once per job
+            check_filter_spec(spec)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -85,14 +85,36 @@ def test_another_experiment_in_the_same_folder_is_refused(tmp_path):
 
 
 def test_failures_are_recorded_and_do_not_stop_the_others(tmp_path):
-    exp = _exp(sequences=["RTn23"], configs=["ai"], test="no-such-filter")
-    summary = run(exp, tmp_path, progress=False)
+    broken = tmp_path / "broken.pt"  # exists, so the spec passes; loading it fails in each job
+    broken.write_bytes(b"not a TorchScript archive")
+    exp = _exp(sequences=["RTn23"], configs=["ai"], test=str(broken))
+    summary = run(exp, tmp_path / "out", progress=False)
     assert summary["failed"] == 4 and summary["ran"] == 8
-    rows = _rows(tmp_path / "results.sqlite")
+    rows = _rows(tmp_path / "out" / "results.sqlite")
     assert sorted(v[0] for v in rows.values()) == ["done"] * 4 + ["failed"] * 4
-    table = report(tmp_path)
+    table = report(tmp_path / "out")
     assert any("missing: test QP 22" in r.note for r in table)
-    assert "unknown filter" in (tmp_path / "report.html").read_text()
+    assert "cannot load TorchScript model" in (tmp_path / "out" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("test, message", [
+    ("no-such-filter", "unknown filter 'no-such-filter'"),
+    ("models/vrcnn:min_gain=0.01;tiles=4", "unknown model option 'tiles=4'"),
+    ("/nowhere/libfilter.so", "no filter library at /nowhere/libfilter.so"),
+])
+def test_a_filter_that_cannot_exist_is_refused_before_any_job_runs(tmp_path, test, message):
+    cmd = _cli(tmp_path / "out")
+    cmd[cmd.index("smoothing:always")] = test
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert r.returncode != 0 and message in r.stderr, r.stderr
+    assert not (tmp_path / "out" / "results.sqlite").exists()  # nothing coded, nothing stored
+
+
+def test_a_manifest_naming_a_missing_model_file_is_refused_up_front(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "manifest.json").write_text('{"arch": "vrcnn", "kind": "loop", "models": {"22": "qp22.pt"}}')
+    with pytest.raises(FileNotFoundError, match="qp22.pt"):
+        _exp(test=str(tmp_path / "m"))
 
 
 CRASHING_FILTER = r"""
