@@ -27,7 +27,7 @@ def _cmd_train(args) -> int:
                       warmup=args.warmup, seed=args.seed, device=args.device or default_device(),
                       eval_every=args.eval_every, warm_start=not args.no_warm_start, jobs=args.jobs,
                       preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init,
-                      time_limit=args.time_limit)
+                      time_limit=args.time_limit, qp_balanced=args.qp_balanced)
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
     if args.pairs_only:
@@ -124,6 +124,9 @@ def add_commands(sub) -> None:
     t.add_argument("--time-limit", type=_seconds, default=None, metavar="SECONDS",
                    help="per model: the learning rate decays by the clock as well as by the steps, and training "
                         "stops when the time is up (e.g. on a lent GPU of fixed minutes); the log says the steps run")
+    t.add_argument("--qp-balanced", action="store_true",
+                   help="a QP-input model: weight each QP's loss by 1 / its unfiltered MSE, so every QP counts "
+                        "alike in dB (plain MSE is ruled by the highest QPs)")
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")

@@ -239,7 +239,7 @@ class YUVResNet(nn.Module):
     skip), a 3x3 tail (64 -> 6): 4 luma residuals (pixel-shuffled back) and one residual
     each for U and V, added to the inputs. Working at half resolution makes 11 layers of
     64 channels cost 94 kMAC per luma sample (VRCNN: 54.5), 376,838 parameters; one model
-    serves QP 17..42 (trained on all of them at once).
+    serves every QP (trained on the pairs of several QPs at once).
     """
 
     kind = "loop_yuv"

@@ -7,7 +7,9 @@ MSE, Adam with warm-up and cosine decay, random patches with the 8 flips/rotatio
 held-out validation set (PSNR gain over the unfiltered reconstruction), checkpoints,
 deterministic seeds. A luma filter (kind "loop") gets one model per QP; a YUV filter
 with the QP as an input (kind "loop_yuv") one model for all QPs, its loss weighting
-Y, U, V 6:1:1 as the YUV PSNR does. ``replace_dbf_sao``: pairs coded with x265's
+Y, U, V 6:1:1 as the YUV PSNR does, and, ``qp_balanced``, each QP's patches divided by
+that QP's unfiltered MSE, so every QP counts alike in dB (plain MSE is ruled by the
+highest QPs, whose errors are 16x larger at QP 37 than at 22). ``replace_dbf_sao``: pairs coded with x265's
 deblocking and SAO off, for a filter that takes their place.
 """
 from __future__ import annotations
@@ -56,8 +58,9 @@ class LoopFilterTask(Task):
     baseline = "unfiltered"
 
     def __init__(self, arch: str, train_sources, val_sources, cache_dir: Path, preset: str, options=(),
-                 workers: int = 1):
+                 workers: int = 1, qp_balanced: bool = False):
         self.yuv = architecture(arch).kind == "loop_yuv"
+        self.qp_balanced, self.qp_weights = qp_balanced, None
         self.train_sources, self.val_sources = train_sources, val_sources
         self.cache_dir, self.preset, self.options, self.workers = cache_dir, preset, tuple(options), workers
 
@@ -68,6 +71,9 @@ class LoopFilterTask(Task):
 
     def sampler(self, train: list[PairSet], patch: int, seed: int, device: str) -> PatchSampler:
         labels = [float(p.qp) for p in train for _ in range(len(p))]
+        if self.qp_balanced:
+            self.qp_weights = qp_balancing_weights(train, device)
+            print("QP-balanced loss: " + ", ".join(f"QP {q:g} x{w:.2f}" for q, w in self.qp_weights.items()))
         if self.yuv:  # on the chroma grid: luma at 2, chroma at 1
             pictures = [(x, xuv[0], xuv[1], t, tuv[0], tuv[1]) for p in train
                         for x, xuv, t, tuv in zip(p.inputs, p.inputs_uv, p.targets, p.targets_uv)]
@@ -81,8 +87,13 @@ class LoopFilterTask(Task):
             return nn.functional.mse_loss(model(x), y)
         y, u, v, ty, tu, tv, qp = batch
         out = model(y, u, v, qp)
-        losses = [nn.functional.mse_loss(o, t) for o, t in zip(out, (ty, tu, tv))]
-        return sum(w * l for w, l in zip(YUV_WEIGHTS, losses)) / sum(YUV_WEIGHTS)
+        if self.qp_weights is None:
+            losses = [nn.functional.mse_loss(o, t) for o, t in zip(out, (ty, tu, tv))]
+            return sum(w * l for w, l in zip(YUV_WEIGHTS, losses)) / sum(YUV_WEIGHTS)
+        per_patch = [(o - t).square().mean(dim=(1, 2, 3)) for o, t in zip(out, (ty, tu, tv))]
+        mixed = sum(w * l for w, l in zip(YUV_WEIGHTS, per_patch)) / sum(YUV_WEIGHTS)
+        weights = torch.stack([self.qp_weights[float(q)] for q in qp.tolist()]).to(mixed.device)
+        return (weights * mixed).mean()
 
     def evaluate(self, model, val: list[PairSet], device: str) -> dict:
         model.eval()
@@ -108,6 +119,17 @@ class LoopFilterTask(Task):
         return record
 
 
+def qp_balancing_weights(train: list[PairSet], device: str = "cpu") -> dict[float, torch.Tensor]:
+    """Per QP, a loss weight inversely proportional to its unfiltered luma MSE (the mean over
+    the QPs is 1): a relative MSE change is a dB change, so each QP then counts alike."""
+    inverse = {}
+    for p in train:
+        mse = np.mean([np.mean((x.astype(np.float64) - t) ** 2) for x, t in zip(p.inputs, p.targets)])
+        inverse[float(p.qp)] = 1.0 / max(mse, 1e-6)
+    mean = float(np.mean(list(inverse.values())))
+    return {q: torch.tensor(v / mean, dtype=torch.float32, device=device) for q, v in inverse.items()}
+
+
 def _task(out: Path, s: TrainSettings, cache_dir, splits: str, replace_dbf_sao: bool, workers: int):
     out = Path(out)
     train_src, val_src, described = training_sources(splits=splits)
@@ -117,7 +139,7 @@ def _task(out: Path, s: TrainSettings, cache_dir, splits: str, replace_dbf_sao: 
         described += ", coded with deblocking and SAO off"
     print(f"training set: {described}: {len(train_src)} train / {len(val_src)} validation pictures")
     task = LoopFilterTask(s.arch, train_src, val_src, Path(cache_dir) if cache_dir else out / "pairs", s.preset,
-                          NO_DBF_SAO if replace_dbf_sao else (), workers)
+                          NO_DBF_SAO if replace_dbf_sao else (), workers, s.qp_balanced)
     return task, described
 
 

@@ -45,6 +45,7 @@ class TrainSettings:
     aoti: bool = False  # also compile an AOTInductor package
     init_from: str | None = None  # a model directory: each QP starts from its nearest-QP model there
     time_limit: float | None = None  # seconds per model: the schedule decays by the clock too, then stops
+    qp_balanced: bool = False  # a QP-input model: each QP's loss over its unfiltered MSE (equal in dB)
 
 
 @dataclass

@@ -180,6 +180,31 @@ def test_a_time_limit_ends_the_schedule_with_the_clock():
     assert history[0]["lr"] == pytest.approx(1e-2 * FINAL_LR_FRACTION, rel=0.05)  # the decay was completed
 
 
+def test_qp_balanced_loss_counts_every_qp_alike_in_db():
+    from cnn_filter.data import PairSet
+    from cnn_filter.train import LoopFilterTask, qp_balancing_weights
+
+    rng = np.random.default_rng(0)
+    target = rng.integers(40, 200, (4, 32, 32)).astype(np.uint8)
+    pairs = [PairSet(qp, ["a", "b", "c", "d"], [(t + rng.choice([-a, a], t.shape)).astype(np.uint8) for t in target],
+                     list(target)) for qp, a in ((22, 1), (37, 4))]  # unfiltered MSE 1 and 16
+    w = qp_balancing_weights(pairs)
+    assert float(w[22.0]) == pytest.approx(32 / 17) and float(w[37.0]) == pytest.approx(2 / 17)
+    task = LoopFilterTask("yuv_resnet", [], [], Path("."), "slow", qp_balanced=True)
+    task.qp_weights = w
+    identity = lambda y, u, v, qp: (y, u, v)  # noqa: E731 -- leaves each QP's whole coding error
+    planes = [torch.full((1, 1, 8, 8), 0.5), torch.full((1, 1, 4, 4), 0.5), torch.full((1, 1, 4, 4), 0.5)]
+    per_qp = []
+    for qp, err in ((22.0, 1.0), (37.0, 4.0)):
+        targets = [p + err / 255 for p in planes]
+        per_qp.append(float(task.loss(identity, (*planes, *targets, torch.tensor([qp])))))
+    assert per_qp[0] == pytest.approx(per_qp[1], rel=1e-4)  # 16x the MSE, the same loss
+    task.qp_weights = None  # the plain loss: QP 37 counts 16x
+    plain = [float(task.loss(identity, (*planes, *[p + e / 255 for p in planes], torch.tensor([q]))))
+             for q, e in ((22.0, 1.0), (37.0, 4.0))]
+    assert plain[1] == pytest.approx(16 * plain[0], rel=1e-3)
+
+
 def test_training_can_continue_from_a_model_directory(model_dir, tmp_path):
     from cnn_filter.training import initial_weights
 
@@ -287,7 +312,8 @@ def test_shipped_yuv_models_beat_the_anchor_on_validation(name):
         pytest.skip(f"no shipped weights in models/{name}")
     meta = json.loads((shipped / "model.json").read_text())
     last = meta["history"][-1]  # the validation record the exported weights were judged by
-    assert all(g > 0 for g in last["val_gain_per_qp"].values()), last["val_gain_per_qp"]  # yuv_resnet, QP 17: +0.002
+    assert {"22", "27", "32", "37"} <= set(last["val_gain_per_qp"])  # judged on every QP of the CTC
+    assert all(g > 0 for g in last["val_gain_per_qp"].values()), last["val_gain_per_qp"]
     assert last["val_gain_u"] > 0.01 and last["val_gain_v"] > 0.01
     f = load_filter(shipped, device="cpu")
     assert f.kind == "loop_yuv"
