@@ -28,6 +28,15 @@ def _cmd_train(args) -> int:
                       eval_every=args.eval_every, warm_start=not args.no_warm_start, jobs=args.jobs,
                       preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init,
                       time_limit=args.time_limit, qp_balanced=args.qp_balanced)
+    if args.qp_balanced:
+        from cnn_filter.models import architecture
+
+        if not getattr(architecture(args.arch), "qp_input", False):
+            import sys
+
+            print(f"hmcnn train: error: --qp-balanced weighs the QPs of one QP-input model (e.g. yuv_resnet); "
+                  f"{args.arch} is trained one model per QP", file=sys.stderr)
+            return 2
     if args.quick:  # small enough for CI on a 2-core CPU
         s.steps, s.batch, s.patch, s.eval_every, s.max_images, s.preset = 20, 4, 32, 20, 6, "ultrafast"
     if args.pairs_only:

@@ -9,8 +9,8 @@ deterministic seeds. A luma filter (kind "loop") gets one model per QP; a YUV fi
 with the QP as an input (kind "loop_yuv") one model for all QPs, its loss weighting
 Y, U, V 6:1:1 as the YUV PSNR does, and, ``qp_balanced``, each QP's patches divided by
 that QP's unfiltered MSE, so every QP counts alike in dB (plain MSE is ruled by the
-highest QPs, whose errors are 16x larger at QP 37 than at 22). ``replace_dbf_sao``: pairs coded with x265's
-deblocking and SAO off, for a filter that takes their place.
+highest QPs: QP 37's unfiltered MSE is about 17x QP 22's). ``replace_dbf_sao``: pairs
+coded with x265's deblocking and SAO off, for a filter that takes their place.
 """
 from __future__ import annotations
 

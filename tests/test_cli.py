@@ -38,3 +38,5 @@ def test_clear_errors_for_bad_input(tmp_path, clip9):
     assert r.returncode == 2 and "unknown filter" in r.stderr
     r = hmcnn("train", "--quick", "--time-limit", "-5", "--out", str(tmp_path / "m"))
     assert r.returncode == 2 and "positive number of seconds" in r.stderr
+    r = hmcnn("train", "--quick", "--arch", "vrcnn", "--qp-balanced", "--out", str(tmp_path / "m"))
+    assert r.returncode == 2 and "QP-input model" in r.stderr and not (tmp_path / "m").exists()
