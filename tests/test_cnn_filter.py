@@ -336,3 +336,21 @@ def test_min_gain_leaves_marginal_pictures_unfiltered(models, carphone):
         load_filter(path, min_gain=1.5)
     with pytest.raises(ValueError, match="unknown model option"):
         resolve_filter(f"{path}:bogus=1")
+
+
+def test_encoder_lever_bounds_are_ordered_as_oracles(clip9):
+    from experiments.encoder_levers import block_sse, picture_levers
+
+    paths = [REPO / "models" / n for n in ("yuv_resnet", "vrcnn")]
+    if not all((p / "manifest.json").exists() for p in paths):
+        pytest.skip("no shipped models/yuv_resnet and models/vrcnn")
+    filt, other = (load_filter(p, device="cpu") for p in paths)
+    a = hb.encode(clip9[:1], config="ai", qp=32, preset="medium")
+    y, uv, src = a.recon.y[0], np.stack([a.recon.u[0], a.recon.v[0]]), clip9.y[0]
+    e = block_sse(y, src)
+    assert len(e) == 3 * 3 and e.sum() == ((y.astype(np.float64) - src) ** 2).sum()  # 176x144: edge blocks cropped
+    g = picture_levers(filt, other, 32, y, uv, src, [-3, 0, 3])
+    assert g["model"] > 0.05 and g["other"] > 0.05  # both shipped models gain on a camera picture
+    assert g["QP-offset search"] >= g["model"]
+    assert g["model choice per picture"] == max(g["model"], g["other"])
+    assert g["model choice per picture"] <= g["model choice per block"] <= g["model choice per block, or off"]
