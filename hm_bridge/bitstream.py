@@ -120,3 +120,29 @@ def strip_hash_sei(data: bytes) -> bytes:
     """The stream without its picture-hash SEI NAL units (decoders do not need them)."""
     data = bytes(data)
     return b"".join(data[n.offset:n.offset + n.size] for n in split_nals(data) if not is_hash_sei(n))
+
+
+#: NAL unit types that, between pictures, open the next access unit (H.265 7.4.2.4.4):
+#: VPS, SPS, PPS, AUD, prefix SEI, reserved 41..44, unspecified 48..55
+_AU_OPENERS = {32, 33, 34, 35, 39, 41, 42, 43, 44} | set(range(48, 56))
+
+
+def access_units(data: bytes) -> list[bytes]:
+    """The stream cut into access units (decoding order): each starts with the parameter
+    sets / prefix SEIs before its first slice, and keeps its suffix SEIs. Their bytes add
+    up to the stream."""
+    data = bytes(data)
+    cuts, opener = [], None
+    for n in split_nals(data):
+        header = data.index(b"\x00\x00\x01", n.offset) + 3
+        if n.type < 32:  # VCL
+            first_slice = n.size > header - n.offset + 2 and data[header + 2] & 0x80
+            if first_slice:
+                cuts.append(opener if opener is not None else n.offset)
+            opener = None
+        elif n.type in _AU_OPENERS and opener is None:
+            opener = n.offset
+    if not cuts:
+        return [data] if data else []
+    cuts[0] = 0  # anything before the first picture belongs to it
+    return [data[a:b] for a, b in zip(cuts, cuts[1:] + [len(data)])]

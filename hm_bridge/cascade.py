@@ -115,7 +115,7 @@ def x265_ra_structure(frames: int, intra_period: int) -> list[tuple[str, int]]:
     return out
 
 
-def frame_qps(config: str, cascade: str, base_qp: int, frames: int, fps: float) -> list[int]:
+def slice_qps(config: str, cascade: str, base_qp: int, frames: int, fps: float) -> list[int]:
     """The forced QP of every picture (display order) for x265 under ``config``."""
     c = get_cascade(cascade)
     if config == "ai":

@@ -1,102 +1,44 @@
-"""encode() and decode(): the patched x265 and libde265, in process, with an in-loop filter."""
+"""encode() and decode(): any codec backend, pictures streamed one at a time through the
+one measuring layer (hm_bridge.results), verified by decoding.
+
+The backends, by name; adding one is one module and one line here:
+    x265   the patched x265 + libde265, in this process (hm_bridge.x265)
+    hm     the user's HM build, as processes (hm_bridge.hm)
+"""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from hm_bridge import _core
-from hm_bridge.bitstream import count_bytes, is_hash_sei, split_nals
-from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
-from hm_bridge.configs import (NO_DBF_SAO, TUNE, CodingConfig, check_placement, check_preset, check_qp,
-                               ctu_size_for, get_config)
-from hm_bridge.video import PsnrReport, Video
+from hm_bridge.backend import Codec, DecodeStats, EncodeFacts, EncodeRequest
+from hm_bridge.configs import check_placement, check_qp
+from hm_bridge.hm import HMCodec
+from hm_bridge.results import (DecodeMeter, DecodeResult, EncodeMeter, EncodeResult, PictureObserver,
+                               ReconMismatchError, check_decoded, check_reported_psnr)
+from hm_bridge.video import Video, YuvFile, i420_bytes, split_i420
+from hm_bridge.x265 import X265Codec
+
+#: codec name -> backend class (constructed with the HM build's folder, which only HM uses)
+CODECS: dict[str, type[Codec]] = {"x265": X265Codec, "hm": HMCodec}
+
+__all__ = ["CODECS", "DecodeResult", "EncodeResult", "ReconMismatchError", "decode", "encode", "get_codec",
+           "post_filter"]
 
 
-class ReconMismatchError(RuntimeError):
-    """The decoder's output differs from the encoder's reconstruction: the filter is not
-    deterministic, or not applied identically on both sides. Never a number in a table."""
+def get_codec(name: str, hm_dir=None) -> Codec:
+    if name not in CODECS:
+        raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(CODECS)}")
+    return CODECS[name](hm_dir) if name == "hm" else CODECS[name]()
 
 
-@dataclass
-class DecodeResult:
-    video: Video
-    seconds: float
-    hash_mismatches: int  # pictures whose MD5 picture-hash SEI did not match
-    hashed_pictures: int  # pictures that carried a picture-hash SEI
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def hash_ok(self) -> bool:
-        """Every picture hash in the stream matched (vacuously true if it has none)."""
-        return self.hash_mismatches == 0
+SLICE_TYPE_CODES = {"I": 2, "P": 1, "B": 0, "b": 0}  # HEVC slice_type of our frame types
 
 
-@dataclass
-class EncodeResult:
-    bitstream: bytes
-    recon: Video
-    psnr: PsnrReport  # recon vs source, HM style
-    bits_per_frame: np.ndarray  # display order; rate bytes x 8 of each access unit
-    frame_types: list[str]  # display order: I, P, B (referenced), b
-    frame_qps: list[float]  # display order, as x265 reports
-    header_bytes: int  # VPS/SPS/PPS (counted in the rate, not in bits_per_frame)
-    rate_bytes: int  # all bytes but the picture-hash SEI
-    side_info_bytes: int  # bytes of the filter's side-information SEI NAL units
-    seconds: float  # encode wall time
-    config: str
-    qp: int
-    fps: float
-    x265_version: str
-    x265_options: list[tuple[str, str]]
-    decode: DecodeResult | None  # the verifying decode (verify=True)
-    slice_qps: list[int] = field(default_factory=list)  # display order: the QP each picture was coded at
-    placement: str = "loop"  # where the filter ran (hm_bridge.configs.PLACEMENTS)
-    qp_cascade: str | None = None  # the HM QP cascade forced per picture (None: x265's own QPs)
-    intra_period: int | None = None
-    encoder: str = ""  # what coded it: "x265 3.5+1-...", "HM-18.0"
-    encoder_options: list = field(default_factory=list)  # its settings, as a command line would give them
-
-    @property
-    def kbps(self) -> float:
-        return self.rate_bytes * 8 * self.fps / len(self.recon) / 1000.0
-
-    @property
-    def md5_match(self) -> bool | None:
-        return None if self.decode is None else self.decode.video.md5() == self.recon.md5()
-
-
-def _threads_arg(value, name: str) -> int:
-    if value is None:
-        return 0
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    return value
-
-
-def decode(bitstream: bytes, *, loop_filter=None, threads: int | None = None, fps: float = 30.0) -> DecodeResult:
-    """Decodes an Annex-B HEVC stream with libde265 (patched: in-loop filter hook, hash
-    mismatches reported). ``loop_filter`` must be the filter the stream was coded with.
-
-    Raises ValueError on an empty input and RuntimeError on a corrupt/unsupported stream.
-    """
-    if not isinstance(bitstream, (bytes, bytearray, memoryview)):
-        raise TypeError("bitstream must be bytes")
-    bitstream = bytes(bitstream)
-    if not bitstream:
-        raise ValueError("empty bitstream")
-    t0 = time.perf_counter()
-    out = _core.decode(bitstream, loop_filter, _threads_arg(threads, "threads"))
-    seconds = time.perf_counter() - t0
-    if out.frames == 0:
-        raise RuntimeError("the bitstream holds no decodable picture")
-    video = Video.from_i420(out.pictures, out.width, out.height, fps)
-    hashed = sum(1 for n in split_nals(bitstream) if is_hash_sei(n))
-    return DecodeResult(video, seconds, out.hash_mismatches, hashed, list(out.warnings))
-
-
-SLICE_TYPE_CODES = {"I": 2, "P": 1, "B": 0, "b": 0}  # HEVC slice_type of x265's frame types
+def _post_filter_planes(planes, loop_filter, qp: int, frame_type: str, poc: int = 0) -> tuple:
+    """One picture through ``loop_filter`` outside any loop (placement "post")."""
+    h, w = planes[0].shape
+    out = _core.post_filter(loop_filter, i420_bytes(planes), 1, w, h, [int(qp)], [SLICE_TYPE_CODES.get(frame_type, 2)])
+    return split_i420(out, w, h)
 
 
 def post_filter(video: Video, loop_filter, qps: list[int], frame_types: list[str] | None = None) -> Video:
@@ -110,130 +52,140 @@ def post_filter(video: Video, loop_filter, qps: list[int], frame_types: list[str
     return Video.from_i420(out, video.width, video.height, video.fps)
 
 
-def _select_frames(video: Video, frames: int | None) -> Video:
-    if not isinstance(video, Video):
-        raise TypeError("video must be an hm_bridge.Video")
+def _select_frames(video, frames: int | None):
+    if not isinstance(video, (Video, YuvFile)):
+        raise TypeError("video must be an hm_bridge.Video or hm_bridge.YuvFile")
     if frames is None:
         return video
-    if not isinstance(frames, int) or not 1 <= frames <= len(video):
+    if not isinstance(frames, int) or isinstance(frames, bool) or not 1 <= frames <= len(video):
         raise ValueError(f"frames must be in 1..{len(video)}, got {frames!r}")
     return video[:frames]
 
 
-def _settings(video: Video, cfg: CodingConfig, qp: int, preset: str, options: list[tuple[str, str]],
-              cascade: str | None, threads, frame_threads) -> _core.EncoderSettings:
-    s = _core.EncoderSettings()
-    s.width, s.height = video.width, video.height
-    s.fps_num, s.fps_den = int(round(video.fps * 1000)), 1000
-    s.preset, s.tune, s.options = preset, TUNE, options
-    s.frame_qp = cfg.frame_qps(qp, len(video), video.fps, cascade) if cascade else []
-    s.frame_threads = _threads_arg(frame_threads, "frame_threads")
-    s.pool_threads = _threads_arg(threads, "threads")
-    return s
-
-
-def _x265_options(video: Video, cfg: CodingConfig, qp: int, cascade: str, extra) -> list[tuple[str, str]]:
-    options = cfg.x265_options(qp, video.fps, cascade) + list(extra or [])
-    ctu = ctu_size_for(video.width, video.height)
-    if ctu != 64 and not any(k == "ctu" for k, _ in options):
-        options.append(("ctu", str(ctu)))
-    return options
-
-
-def _result(out, video: Video, cfg: CodingConfig, qp: int, options, seconds: float) -> EncodeResult:
-    """Puts x265's access units (decoding order) into display order and counts the rate."""
-    n = len(video)
-    bitstream = out.headers + b"".join(u.data for u in out.units)
-    bits = np.zeros(n, dtype=np.int64)
-    types, qps = ["?"] * n, [0.0] * n
-    for unit in out.units:
-        bits[unit.poc] = count_bytes(unit.data).rate * 8
-        types[unit.poc], qps[unit.poc] = unit.slice_type, unit.qp
-    counted = count_bytes(bitstream)
-    recon = Video.from_i420(out.recon, video.width, video.height, video.fps)
-    return EncodeResult(
-        bitstream=bitstream, recon=recon, psnr=video.psnr(recon), bits_per_frame=bits, frame_types=types,
-        frame_qps=qps, header_bytes=len(out.headers), rate_bytes=counted.rate,
-        side_info_bytes=counted.side_info_sei, seconds=seconds, config=cfg.name, qp=qp, fps=video.fps,
-        x265_version=out.version, x265_options=options, decode=None, encoder=f"x265 {out.version}",
-        encoder_options=[f"--{k}" + (f"={v}" if v else "") for k, v in options])
-
-
-def _verify(result: EncodeResult, loop_filter) -> None:
-    """Decodes the stream with the same filter (in the loop, or after it for a post-
-    filter): decoder output must equal the encoder's reconstruction bit for bit, and every
-    picture hash must match."""
-    post = result.placement == "post"
-    result.decode = decode(result.bitstream, loop_filter=None if post else loop_filter, fps=result.fps)
-    if post and loop_filter is not None:
-        result.decode.video = post_filter(result.decode.video, loop_filter, result.slice_qps, result.frame_types)
-    enc_md5, dec_md5 = result.recon.md5(), result.decode.video.md5()
-    if enc_md5 != dec_md5 or len(result.decode.video) != len(result.recon):
-        raise ReconMismatchError(
-            f"encoder reconstruction (MD5 {enc_md5}) != decoder output (MD5 {dec_md5}) for "
-            f"config={result.config} qp={result.qp}: the loop filter is not applied identically on both sides")
-    if not result.decode.hash_ok:
-        raise ReconMismatchError(f"{result.decode.hash_mismatches} picture-hash mismatches in the decoder")
-
-
 def encode(
-    video: Video,
+    video,
     *,
     config: str = "ra",
     qp: int = 32,
-    preset: str = "slow",
     frames: int | None = None,
     loop_filter=None,
-    threads: int | None = None,
-    frame_threads: int | None = None,
-    hm_qp_offsets: bool = True,
-    qp_cascade: str = DEFAULT_CASCADE,
-    verify: bool = True,
-    extra_options: list[tuple[str, str]] | None = None,
     placement: str = "loop",
+    verify: bool = True,
+    recon=None,
+    on_picture: PictureObserver | None = None,
     codec: str = "x265",
     hm_dir=None,
+    sequence: str | None = None,
+    preset: str | None = None,
+    threads: int | None = None,
+    frame_threads: int | None = None,
+    hm_qp_offsets: bool | None = None,
+    qp_cascade: str | None = None,
+    extra_options: list[tuple[str, str]] | None = None,
+    decoder_threads: int | None = None,
 ) -> EncodeResult:
-    """Encodes ``video`` with x265 under a CTC-like ``config`` ("ai", "ra", "ldp").
+    """Encodes ``video`` (a Video in memory, or a YuvFile read frame by frame) under a
+    CTC-like ``config`` ("ai", "ra", "ldp"; "ldb" with HM), one picture at a time: memory
+    does not grow with the sequence's length.
 
     ``loop_filter``: None, a Python callable (gets a Picture, may return side-info bytes)
     or a native filter object. ``placement``: "loop" (default) runs it inside the coding
     loop after deblocking + SAO; "replace" codes with deblocking and SAO off and runs it
     in their place; "post" codes without it and applies it to every reconstructed /
     decoded picture (no side information, nothing predicted from its output).
-    ``codec``: "x265" (in process, default) or "hm" (the user's HM build at ``hm_dir`` or
-    $HMCNN_HM_DIR; the filter must then be a native plug-in, see hm_bridge.hm).
-    ``threads``: x265 worker-pool size; ``frame_threads``: pictures coded concurrently.
-    ``hm_qp_offsets``: force HM's per-picture QPs, of the ``qp_cascade`` "hm16.20"
-    (HM >= 16.14's cfgs, default) or "l1100" (hm_bridge/cascade.py).
     ``verify``: decode the stream with the same filter and raise ReconMismatchError
     unless the decoder's output equals the encoder's reconstruction bit for bit.
-    """
-    if codec != "x265":
-        from hm_bridge.backends import get_codec
+    ``recon``: keep the reconstruction: None (default: only its per-frame MD5s),
+    "memory" (``result.recon`` is a Video) or a YUV file path. ``on_picture(i, source,
+    recon)``: called as each picture is measured (display index, (y, u, v) planes).
+    ``codec``: "x265" (in process, default) or "hm" (the user's HM build at ``hm_dir`` or
+    $HMCNN_HM_DIR; the filter must then be a native plug-in, see hm_bridge.hm);
+    ``sequence``: the catalogue sequence's name (HM adds its per-sequence cfg).
 
-        return get_codec(codec, hm_dir).encode(video, config=config, qp=qp, loop_filter=loop_filter,
-                                               placement=placement, frames=frames, verify=verify)
-    video = _select_frames(video, frames)
-    cfg = get_config(config)
+    x265 only (another backend raises ValueError when given one): ``preset`` (default
+    "slow"), ``threads`` (worker pool), ``frame_threads``, ``hm_qp_offsets`` and
+    ``qp_cascade`` (force HM's per-picture QPs of the cascade "hm16.20", default, or
+    "l1100"; hm_bridge/cascade.py), ``extra_options`` (x265 (name, value) pairs),
+    ``decoder_threads`` (libde265's, for the verifying decode).
+    """
+    source = _select_frames(video, frames)
     check_qp(qp)
-    check_preset(preset)
     check_placement(placement)
-    get_cascade(qp_cascade)
-    extra = list(extra_options or []) + (list(NO_DBF_SAO) if placement == "replace" else [])
-    options = _x265_options(video, cfg, qp, qp_cascade, extra)
-    cascade = qp_cascade if hm_qp_offsets else None
-    settings = _settings(video, cfg, qp, preset, options, cascade, threads, frame_threads)
-    t0 = time.perf_counter()
-    out = _core.encode(settings, video.to_i420(), len(video), None if placement == "post" else loop_filter)
-    result = _result(out, video, cfg, qp, options, time.perf_counter() - t0)
-    result.placement, result.qp_cascade = placement, cascade
-    result.intra_period = cfg.intra_period(video.fps, qp_cascade)
-    result.slice_qps = list(settings.frame_qp) or [qp] * len(video)
-    if placement == "post" and loop_filter is not None:
-        result.recon = post_filter(result.recon, loop_filter, result.slice_qps, result.frame_types)
-        result.psnr = video.psnr(result.recon)
-        result.seconds = time.perf_counter() - t0
+    backend = get_codec(codec, hm_dir)
+    backend.check_config(config)
+    options = backend.check_options(dict(preset=preset, threads=threads, frame_threads=frame_threads,
+                                         hm_qp_offsets=hm_qp_offsets, qp_cascade=qp_cascade,
+                                         extra_options=extra_options, decoder_threads=decoder_threads))
+    request = EncodeRequest(config, qp, placement, sequence, options)
+    post = loop_filter if placement == "post" else None
+    meter = EncodeMeter(source, recon, on_picture)
+    facts = EncodeFacts()
+    seconds = 0.0
+    pictures = backend.encode_pictures(source, request, None if post is not None else loop_filter, facts)
+    while True:
+        t0 = time.perf_counter()
+        pic = next(pictures, None)
+        if pic is not None and post is not None:
+            pic.planes = _post_filter_planes(pic.planes, post, pic.qp, pic.slice_type)
+        seconds += time.perf_counter() - t0
+        if pic is None:
+            break
+        meter.add(pic)
+    result = meter.result(seconds=seconds, config=config, qp=qp, encoder=facts.encoder,
+                          encoder_options=facts.encoder_options, placement=placement, qp_cascade=facts.qp_cascade,
+                          intra_period=facts.intra_period)
+    if facts.reported_psnr_y is not None and post is None:
+        check_reported_psnr(result, facts.reported_psnr_y)
     if verify:
-        _verify(result, loop_filter)
+        for decoder in backend.verifying_decoders(None if post is not None else loop_filter, options):
+            result.decode = _decode_with(decoder, result.bitstream, result.fps, (source.width, source.height),
+                                         post=post, qps=result.slice_qps, types=result.frame_types)
+            check_decoded(result, result.decode)
     return result
+
+
+def _decode_with(decoder, bitstream: bytes, fps: float, size=None, output=None, post=None, qps=None,
+                 types=None) -> DecodeResult:
+    """Runs one decoder (a callable (bitstream, stats, size) -> pictures) over the stream,
+    measuring as pictures pass; ``post``: a post-filter applied to each output picture."""
+    stats, meter = DecodeStats(), DecodeMeter(output, fps)
+    seconds = 0.0
+    pictures = decoder(bitstream, stats, size)
+    i = 0
+    while True:
+        t0 = time.perf_counter()
+        planes = next(pictures, None)
+        if planes is not None and post is not None:
+            if i >= len(qps):
+                raise ReconMismatchError(f"{stats.decoder} output more pictures than were coded")
+            planes = _post_filter_planes(planes, post, qps[i], types[i])
+        seconds += time.perf_counter() - t0
+        if planes is None:
+            break
+        meter.add(planes)
+        i += 1
+    if not meter.md5s:
+        raise RuntimeError("the bitstream holds no decodable picture")
+    return DecodeResult(meter.md5s, meter.width, meter.height, seconds, stats.hash_mismatches,
+                        stats.hashed_pictures, stats.warnings, stats.decoder, meter.video())
+
+
+def decode(bitstream: bytes, *, loop_filter=None, threads: int | None = None, fps: float = 30.0,
+           output="memory", codec: str = "x265", hm_dir=None) -> DecodeResult:
+    """Decodes an Annex-B HEVC stream: libde265 (codec "x265", patched: in-loop filter
+    hook, hash mismatches reported) or the user's HM decoder (codec "hm").
+    ``loop_filter`` must be the filter the stream was coded with. ``output``: keep the
+    pictures in memory ("memory", default: ``result.video``), write them to a YUV file
+    path, or None (only their MD5s).
+
+    Raises ValueError on an empty input and RuntimeError on a corrupt/unsupported stream.
+    """
+    if not isinstance(bitstream, (bytes, bytearray, memoryview)):
+        raise TypeError("bitstream must be bytes")
+    bitstream = bytes(bitstream)
+    if not bitstream:
+        raise ValueError("empty bitstream")
+    backend = get_codec(codec, hm_dir)
+    return _decode_with(lambda b, stats, size: backend.decode_pictures(b, loop_filter, stats, size, threads),
+                        bitstream, fps, output=output)
+

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hm_bridge.cascade import DEFAULT_CASCADE, frame_qps, get_cascade
+from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
+from hm_bridge.cascade import slice_qps as cascade_slice_qps
 
 QP_MIN, QP_MAX = 0, 51
 
@@ -66,10 +67,10 @@ class CodingConfig:
             opts += [("keyint", period), ("min-keyint", period)]
         return opts
 
-    def frame_qps(self, qp: int, frames: int, fps: float, cascade: str = DEFAULT_CASCADE) -> list[int]:
+    def slice_qps(self, qp: int, frames: int, fps: float, cascade: str = DEFAULT_CASCADE) -> list[int]:
         """HM's QP for every picture (display order), keyed on what x265 codes."""
         check_qp(qp)
-        return frame_qps(self.name, cascade, qp, frames, fps)
+        return cascade_slice_qps(self.name, cascade, qp, frames, fps)
 
 
 CONFIGS: dict[str, CodingConfig] = {

@@ -1,9 +1,9 @@
 """HM, the JCT-VC reference software, as a codec backend: the user's own build, run as
 processes (HM is on no registry; the project never builds it).
 
-    hm = HMBuild.find()          # $HMCNN_HM_DIR, or hm_bridge.hm.HMBuild.find("/path/to/HM")
-    r = hm_encode(video, config="ra", qp=32, hm=hm)              # the anchor
-    r = hm_encode(video, config="ra", qp=32, hm=hm, loop_filter=hm_bridge.load_native_filter(lib))
+    r = hm_bridge.encode(video, config="ra", qp=32, codec="hm")          # the anchor ($HMCNN_HM_DIR)
+    r = hm_bridge.encode(video, config="ra", qp=32, codec="hm", hm_dir="/path/to/HM",
+                         loop_filter=hm_bridge.load_native_filter(lib))
 
 HM runs with its own ``cfg/encoder_{intra,randomaccess,lowdelay,lowdelay_P}_main.cfg``,
 plus ``cfg/per-sequence/<Seq>.cfg`` for a catalogue sequence, ``--SEIDecodedPictureHash=1``,
@@ -11,9 +11,11 @@ and RA's intra period by HM's current rule. A loop filter must be a native plug-
 object with ``__hmcnn_plugin__()`` returning ``"LIB.so[:OPTIONS]"``: a
 NativeLibraryFilter, or a CNN filter of cnn_filter): it reaches HM's processes through the
 HMCNN_FILTER environment variable, which the calls `hmcnn hm integrate` inserted read.
-Every stream is decoded by HM's decoder (output == HM's reconstruction, picture hashes
-OK) and by libde265 with the same filter (an external oracle). Rate, PSNR and MD5 are
-computed here as for x265; HM's own log is parsed and cross-checked.
+The source is written to HM's input file frame by frame and the reconstruction read back
+frame by frame: nothing here holds a whole sequence. Every stream is decoded by HM's
+decoder (output == HM's reconstruction, picture hashes OK) and by libde265 with the same
+filter (an external oracle). HM's own log is parsed and cross-checked against the
+measurements (hm_bridge.results).
 """
 from __future__ import annotations
 
@@ -25,13 +27,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from hm_bridge.bitstream import count_bytes, split_nals
-from hm_bridge.codec import DecodeResult, EncodeResult, ReconMismatchError, decode, post_filter
-from hm_bridge.configs import check_placement, check_qp
+from hm_bridge import libde265
+from hm_bridge.backend import Codec, DecodeStats, EncodeFacts, EncodeRequest
+from hm_bridge.bitstream import access_units, count_bytes
 from hm_bridge.hm_integrate import hm_version
-from hm_bridge.video import Video
+from hm_bridge.results import CodedPicture
+from hm_bridge.video import YuvFile, i420_bytes
 
 HM_ENV = "HMCNN_HM_DIR"
 FILTER_ENV = "HMCNN_FILTER"
@@ -39,8 +40,6 @@ CFG_FILES = {"ai": "encoder_intra_main.cfg", "ra": "encoder_randomaccess_main.cf
              "ldb": "encoder_lowdelay_main.cfg", "ldp": "encoder_lowdelay_P_main.cfg"}
 #: HM's options that turn deblocking and SAO off (the "replace" placement)
 HM_NO_DBF_SAO = ("--LoopFilterDisable=1", "--SAO=0")
-#: PSNR of our measurement vs HM's log, per frame average (HM prints 4 decimals)
-PSNR_TOLERANCE = 0.01
 
 
 class HMError(RuntimeError):
@@ -116,13 +115,14 @@ _SUMMARY = re.compile(r"SUMMARY -+\s*\n\s*Total Frames.*\n\s*(\d+)\s+a\s+([\d.]+
 
 
 def parse_encoder_log(text: str) -> tuple[list[HMPicture], dict]:
-    """HM's per-picture lines (display order) and its SUMMARY (frames, kbps, PSNRs)."""
+    """HM's per-picture lines, in coding order (as HM prints them), and its SUMMARY
+    (frames, kbps, PSNRs)."""
     pics = [HMPicture(int(m[1]), int(m[2]), m[3], int(m[4]), int(m[5]), (float(m[6]), float(m[7]), float(m[8])))
             for m in _POC_LINE.finditer(text)]
     s = _SUMMARY.search(text)
     summary = {} if not s else {"frames": int(s[1]), "kbps": float(s[2]), "psnr_y": float(s[3]),
                                 "psnr_u": float(s[4]), "psnr_v": float(s[5])}
-    return sorted(pics, key=lambda p: p.poc), summary
+    return pics, summary
 
 
 def intra_period(fps: float) -> int:
@@ -130,7 +130,7 @@ def intra_period(fps: float) -> int:
     return max(round(fps / 32), 1) * 32
 
 
-def encoder_args(hm: HMBuild, config: str, qp: int, video: Video, sequence_cfg: str | None, placement: str,
+def encoder_args(hm: HMBuild, config: str, qp: int, video, sequence_cfg: str | None, placement: str,
                  files: dict) -> list[str]:
     if config not in CFG_FILES:
         raise ValueError(f"unknown config {config!r}; HM codes {', '.join(CFG_FILES)}")
@@ -170,112 +170,76 @@ def _environment(spec: str | None, hm: HMBuild) -> dict:
     return env
 
 
-def hm_decode(bitstream: bytes, hm: HMBuild, loop_filter=None, fps: float = 30.0,
-              size: tuple[int, int] | None = None) -> DecodeResult:
-    """HM's decoder on a stream (the filter, a native plug-in, in its loop). ``size``: the
-    output's width and height when known (else read from the stream's SPS)."""
-    with tempfile.TemporaryDirectory(prefix="hmcnn-hm-") as d:
-        (Path(d) / "s.bin").write_bytes(bitstream)
-        log, seconds = _run([str(hm.decoder), "-b", str(Path(d) / "s.bin"), "-o", str(Path(d) / "dec.yuv"), "-d", "8"],
-                            _environment(plugin_spec(loop_filter), hm), "HM's decoder")
-        hashed = len(re.findall(r"\[MD5:", log))
-        mismatches = len(re.findall(r"\*\*\*ERROR\*\*\*|MD5 mismatch|\(NOT OK\)", log))
-        raw = (Path(d) / "dec.yuv").read_bytes()
-    width, height = size or _size_of(bitstream, raw)
-    return DecodeResult(Video.from_i420(raw, width, height, fps), seconds, mismatches, hashed)
+class HMCodec(Codec):
+    """The user's HM build (``root``, an HMBuild, or $HMCNN_HM_DIR)."""
 
+    name = "hm"
+    configs = tuple(CFG_FILES)
+    #: the in-process twin of the plug-in that libde265 cross-checks with (default: the
+    #: loop filter itself when it can run in process)
+    option_defaults = {"oracle": None}
 
-def _size_of(bitstream: bytes, raw: bytes) -> tuple[int, int]:
-    """The output size, as libde265 reads it from the SPS (HM writes raw frames only)."""
-    d = decode(bitstream, fps=30.0, loop_filter=None) if raw else None
-    if d is None:
-        raise HMError("HM's decoder wrote no picture")
-    return d.video.width, d.video.height
+    def __init__(self, root=None):
+        self.build = root if isinstance(root, HMBuild) else HMBuild.find(root)
 
+    def version(self) -> str:
+        return self.build.version
 
-def hm_encode(video: Video, *, config: str = "ra", qp: int = 32, hm: HMBuild | None = None, loop_filter=None,
-              placement: str = "loop", sequence_cfg: str | None = None, frames: int | None = None,
-              verify: bool = True, oracle=None) -> EncodeResult:
-    """Encodes ``video`` with HM (the same EncodeResult as hm_bridge.encode).
+    def encode_pictures(self, source, request: EncodeRequest, loop_filter, facts: EncodeFacts):
+        hm, n = self.build, len(source)
+        with tempfile.TemporaryDirectory(prefix="hmcnn-hm-") as d:
+            files = {k: str(Path(d) / f) for k, f in (("in", "in.yuv"), ("bin", "s.bin"), ("rec", "rec.yuv"))}
+            with open(files["in"], "wb") as f:
+                for i in range(n):
+                    f.write(i420_bytes(source.frame(i)).tobytes())
+            args = encoder_args(hm, request.config, request.qp, source, request.sequence, request.placement, files)
+            log, _ = _run(args, _environment(plugin_spec(loop_filter), hm), "HM's encoder")
+            pictures, summary = parse_encoder_log(log)
+            if len(pictures) != n or sorted(p.poc for p in pictures) != list(range(n)):
+                raise HMError(f"HM's log lists {len(pictures)} pictures, {n} were coded")
+            if summary and summary["frames"] != n:
+                raise HMError(f"HM's summary counts {summary['frames']} frames, its log lists {n}")
+            units = access_units(Path(files["bin"]).read_bytes())
+            if len(units) != n:
+                raise HMError(f"HM's stream holds {len(units)} access units, {n} pictures were coded")
+            facts.encoder, facts.encoder_options = hm.version, [str(a) for a in args[1:]]
+            facts.qp_cascade = f"{hm.version} cfg"
+            facts.intra_period = intra_period(source.fps) if request.config == "ra" else None
+            facts.reported_psnr_y = {p.poc: p.psnr[0] for p in pictures}
+            recon = YuvFile(files["rec"], source.width, source.height, fps=source.fps)
+            for unit, p in zip(units, pictures):  # both in coding order
+                if p.bits > count_bytes(unit).rate * 8:
+                    raise HMError(f"HM's log counts {p.bits} bits for POC {p.poc}, its access unit holds fewer")
+                yield CodedPicture(p.poc, p.slice_type, p.qp, unit, recon.frame(p.poc))
 
-    ``loop_filter``: None or a native plug-in (see the module doc). ``placement``: "loop",
-    "replace" (LoopFilterDisable=1, SAO=0, the filter in their place) or "post".
-    ``sequence_cfg``: the name of HM's cfg/per-sequence/<name>.cfg to add, if it exists.
-    ``oracle``: an in-process filter object for libde265's cross-check (default:
-    ``loop_filter`` itself, when it can run in process)."""
-    check_qp(qp)
-    check_placement(placement)
-    hm = hm or HMBuild.find()
-    if frames is not None:
-        video = video[:frames]
-    in_loop = None if placement == "post" else loop_filter
-    spec = plugin_spec(in_loop)
-    with tempfile.TemporaryDirectory(prefix="hmcnn-hm-") as d:
-        files = {k: str(Path(d) / f) for k, f in (("in", "in.yuv"), ("bin", "s.bin"), ("rec", "rec.yuv"))}
-        video.to_yuv(files["in"])
-        args = encoder_args(hm, config, qp, video, sequence_cfg, placement, files)
-        log, seconds = _run(args, _environment(spec, hm), "HM's encoder")
-        bitstream = Path(files["bin"]).read_bytes()
-        recon = Video.from_yuv(files["rec"], video.width, video.height, fps=video.fps)
-    pictures, summary = parse_encoder_log(log)
-    if len(pictures) != len(video):
-        raise HMError(f"HM's log lists {len(pictures)} pictures, {len(video)} were coded")
-    result = _result(video, recon, bitstream, pictures, config, qp, hm, args, seconds, placement)
-    if placement == "post" and loop_filter is not None:
-        result.recon = post_filter(recon, loop_filter, result.slice_qps, result.frame_types)
-        result.psnr = video.psnr(result.recon)
-    check_log(result, pictures, summary, placement == "post" and loop_filter is not None)
-    if verify:
-        _verify(result, hm, in_loop, loop_filter if placement == "post" else None,
-                oracle if oracle is not None else loop_filter)
-    return result
+    def decode_pictures(self, bitstream, loop_filter, stats: DecodeStats, size=None, threads=None):
+        """HM's decoder on a stream (the filter, a native plug-in, in its loop)."""
+        if threads is not None:
+            raise ValueError("HM's decoder cannot honour threads")
+        hm = self.build
+        stats.decoder = f"{hm.version} TAppDecoder"
+        with tempfile.TemporaryDirectory(prefix="hmcnn-hm-") as d:
+            (Path(d) / "s.bin").write_bytes(bitstream)
+            log, _ = _run([str(hm.decoder), "-b", str(Path(d) / "s.bin"), "-o", str(Path(d) / "dec.yuv"), "-d", "8"],
+                          _environment(plugin_spec(loop_filter), hm), "HM's decoder")
+            stats.hashed_pictures = len(re.findall(r"\[MD5:", log))
+            stats.hash_mismatches = len(re.findall(r"\*\*\*ERROR\*\*\*|MD5 mismatch|\(NOT OK\)", log))
+            out = Path(d) / "dec.yuv"
+            if not out.is_file() or out.stat().st_size == 0:
+                raise HMError("HM's decoder wrote no picture")
+            width, height = size or libde265.stream_size(bitstream)  # HM writes raw frames only
+            decoded = YuvFile(out, width, height)
+            for i in range(len(decoded)):
+                yield decoded.frame(i)
 
-
-def _result(video, recon, bitstream, pictures, config, qp, hm, args, seconds, placement) -> EncodeResult:
-    counted = count_bytes(bitstream)
-    headers = sum(n.size for n in split_nals(bitstream) if n.type in (32, 33, 34))
-    return EncodeResult(
-        bitstream=bitstream, recon=recon, psnr=video.psnr(recon),
-        bits_per_frame=np.array([p.bits for p in pictures], dtype=np.int64),
-        frame_types=[p.slice_type for p in pictures], frame_qps=[float(p.qp) for p in pictures],
-        header_bytes=headers, rate_bytes=counted.rate, side_info_bytes=counted.side_info_sei, seconds=seconds,
-        config=config, qp=qp, fps=video.fps, x265_version="", x265_options=[], decode=None,
-        slice_qps=[p.qp for p in pictures], placement=placement, qp_cascade=f"{hm.version} cfg",
-        intra_period=intra_period(video.fps) if config == "ra" else None, encoder=hm.version,
-        encoder_options=[str(a) for a in args[1:]])
-
-
-def check_log(result: EncodeResult, pictures: list[HMPicture], summary: dict, post_filtered: bool) -> None:
-    """HM's own numbers against ours: per-picture PSNR-Y (not after a post-filter, which HM
-    never saw) and the bits it counts (slices only: never more than our bytes)."""
-    if not post_filtered:
-        ours = result.psnr.per_frame[:, 0]
-        theirs = np.array([p.psnr[0] for p in pictures])
-        worst = float(np.max(np.abs(np.where(ours >= 999, 99.99, ours) - theirs)))
-        if worst > PSNR_TOLERANCE and not (theirs >= 99.9).all():
-            raise HMError(f"HM's log and our measurement of PSNR-Y differ by {worst:.4f} dB")
-    if summary and summary["frames"] != len(pictures):
-        raise HMError(f"HM's summary counts {summary['frames']} frames, its log lists {len(pictures)}")
-    if int(result.bits_per_frame.sum()) > result.rate_bytes * 8:
-        raise HMError("HM's log counts more bits than the stream holds")
-
-
-def _verify(result: EncodeResult, hm: HMBuild, in_loop, post, oracle) -> None:
-    """HM's decoder == HM's reconstruction (and its hashes OK); libde265 agrees."""
-    result.decode = hm_decode(result.bitstream, hm, in_loop, result.fps, (result.recon.width, result.recon.height))
-    if post is not None:
-        result.decode.video = post_filter(result.decode.video, post, result.slice_qps, result.frame_types)
-    if result.decode.video.md5() != result.recon.md5() or not result.decode.hash_ok:
-        raise ReconMismatchError(f"HM's decoder output != HM's reconstruction ({result.decode.hash_mismatches} "
-                                 f"picture-hash mismatches) for config={result.config} qp={result.qp}")
-    in_process = oracle if (in_loop is not None and hasattr(oracle, "__hmcnn_filter__")) else None
-    if in_loop is not None and in_process is None:
-        return  # no in-process twin of the plug-in to decode with: HM's own check stands alone
-    other = decode(result.bitstream, loop_filter=in_process, fps=result.fps).video
-    if post is not None:
-        other = post_filter(other, post, result.slice_qps, result.frame_types)
-    if other.md5() != result.recon.md5():
-        raise ReconMismatchError("libde265 decodes HM's stream to other pictures than HM's decoder")
+    def verifying_decoders(self, loop_filter, options: dict) -> list:
+        """HM's decoder == HM's reconstruction (and its hashes OK); libde265 agrees, with
+        the plug-in's in-process twin (anchors: without a filter)."""
+        hm_decoder = [lambda b, stats, size: self.decode_pictures(b, loop_filter, stats, size)]
+        twin = options.get("oracle") if options.get("oracle") is not None else loop_filter
+        if loop_filter is not None and not hasattr(twin, "__hmcnn_filter__"):
+            return hm_decoder  # no in-process twin of the plug-in: HM's own check stands alone
+        return hm_decoder + [lambda b, stats, size: libde265.decode_pictures(b, twin, stats)]
 
 
 def hm_available() -> str | None:

@@ -1,4 +1,8 @@
-"""Raw 8-bit 4:2:0 video held as numpy planes, with HM-style PSNR."""
+"""Raw 8-bit 4:2:0 video: held as numpy planes (``Video``) or read lazily from a file by
+frame (``YuvFile``), with HM-style PSNR. Both are frame sources: ``width``, ``height``,
+``fps``, ``len()``, ``frame(i)`` -> (y, u, v) planes, and ``[a:b]`` for a range of frames;
+the codecs read their input through that and nothing else, so a sequence never has to
+be in memory whole."""
 from __future__ import annotations
 
 import hashlib
@@ -93,6 +97,25 @@ def plane_psnr(reference: np.ndarray, test: np.ndarray) -> float:
     return PSNR_IDENTICAL if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
+def frame_mse(reference, test) -> tuple[float, float, float]:
+    """MSE of Y, U and V of one frame's planes against a reference frame's (exact: the
+    integer sum of squared differences over the sample count)."""
+    return tuple(float(np.sum((a.astype(np.int32) - b.astype(np.int32)) ** 2, dtype=np.int64)) / a.size
+                 for a, b in zip(reference, test))
+
+
+def i420_bytes(planes) -> np.ndarray:
+    """One frame's (y, u, v) planes as contiguous I420 bytes."""
+    return np.concatenate([np.ascontiguousarray(p).reshape(-1) for p in planes])
+
+
+def split_i420(data: np.ndarray, width: int, height: int):
+    """One frame of I420 bytes as (y, u, v) views."""
+    ls, cs = width * height, width * height // 4
+    return (data[:ls].reshape(height, width), data[ls:ls + cs].reshape(height // 2, width // 2),
+            data[ls + cs:ls + 2 * cs].reshape(height // 2, width // 2))
+
+
 def _psnr_from_mse(mse: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         p = 10 * np.log10(255.0**2 / mse)
@@ -137,6 +160,13 @@ class Video:
     def __repr__(self) -> str:
         return f"Video({self.width}x{self.height}, {len(self)} frames, {self.fps:g} fps)"
 
+    def frame(self, i: int):
+        """Frame ``i`` as (y, u, v) views."""
+        return self.y[i], self.u[i], self.v[i]
+
+    def load(self) -> "Video":
+        return self
+
     # --- raw I420 ------------------------------------------------------------------
     def to_i420(self) -> np.ndarray:
         """All frames as one contiguous I420 byte array."""
@@ -169,34 +199,10 @@ class Video:
     @classmethod
     def from_yuv(cls, path, width: int, height: int, frames: int | None = None, fps: float = 30.0,
                  start: int = 0, bit_depth: int = 8) -> "Video":
-        """Reads raw 4:2:0 (I420) frames ``start .. start+frames`` from ``path``. Samples of
-        ``bit_depth`` 9..16 (two bytes, little-endian) are rounded to 8 bits as HM's Main
-        profile does (``to_8bit``): the video is what an 8-bit codec gets and is measured against."""
-        check_size(width, height)
-        check_bit_depth(bit_depth)
-        path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"no such YUV file: {path}")
-        size = frame_bytes(width, height, bit_depth)
-        total = os.path.getsize(path)
-        if total == 0:
-            raise ValueError(f"{path} is empty")
-        if total % size:
-            raise ValueError(
-                f"{path}: {total} bytes is not a whole number of {width}x{height} {bit_depth}-bit 4:2:0 "
-                f"frames ({size} bytes each): wrong width/height or bit depth?"
-            )
-        available = total // size
-        if start < 0 or start >= available:
-            raise ValueError(f"{path} has {available} frames; cannot start at frame {start}")
-        count = available - start if frames is None else frames
-        if count <= 0 or start + count > available:
-            raise ValueError(f"{path} has {available} frames; asked for {count} from frame {start}")
-        if bit_depth == 8:
-            data = np.fromfile(path, dtype=np.uint8, count=count * size, offset=start * size)
-        else:
-            data = to_8bit(np.fromfile(path, dtype="<u2", count=count * size // 2, offset=start * size), bit_depth)
-        return cls.from_i420(data, width, height, fps)
+        """Reads raw 4:2:0 (I420) frames ``start .. start+frames`` from ``path`` into memory
+        (``YuvFile`` reads them lazily instead). Samples of ``bit_depth`` 9..16 (two bytes,
+        little-endian) are rounded to 8 bits as HM's Main profile does (``to_8bit``)."""
+        return YuvFile(path, width, height, frames=frames, fps=fps, start=start, bit_depth=bit_depth).load()
 
     def to_yuv(self, path) -> None:
         self.to_i420().tofile(os.fspath(path))
@@ -221,3 +227,70 @@ class Video:
             axis=1,
         )
         return PsnrReport(per_frame=_psnr_from_mse(mse), mse_per_frame=mse)
+
+
+class YuvFile:
+    """Frames ``start .. start+frames`` of a raw 4:2:0 file, read one at a time when asked
+    for (``frame(i)``), never held: a frame source of any length in constant memory.
+    Samples of ``bit_depth`` 9..16 (two bytes, little-endian) are rounded to 8 bits as
+    HM's Main profile does (``to_8bit``)."""
+
+    def __init__(self, path, width: int, height: int, frames: int | None = None, fps: float = 30.0,
+                 start: int = 0, bit_depth: int = 8):
+        check_size(width, height)
+        check_bit_depth(bit_depth)
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no such YUV file: {path}")
+        size = frame_bytes(width, height, bit_depth)
+        total = os.path.getsize(path)
+        if total == 0:
+            raise ValueError(f"{path} is empty")
+        if total % size:
+            raise ValueError(
+                f"{path}: {total} bytes is not a whole number of {width}x{height} {bit_depth}-bit 4:2:0 "
+                f"frames ({size} bytes each): wrong width/height or bit depth?"
+            )
+        available = total // size
+        if not isinstance(start, (int, np.integer)) or start < 0 or start >= available:
+            raise ValueError(f"{path} has {available} frames; cannot start at frame {start}")
+        count = available - start if frames is None else frames
+        if not isinstance(count, (int, np.integer)) or count <= 0 or start + count > available:
+            raise ValueError(f"{path} has {available} frames; asked for {count} from frame {start}")
+        self.path, self.width, self.height, self.fps = path, int(width), int(height), float(fps)
+        self.start, self.count, self.bit_depth, self._size = int(start), int(count), int(bit_depth), size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return (f"YuvFile({self.path!r}, {self.width}x{self.height}, frames {self.start}..{self.start + self.count - 1}"
+                f", {self.fps:g} fps, {self.bit_depth}-bit)")
+
+    def __getitem__(self, index: slice) -> "YuvFile":
+        """A contiguous range of the frames, still lazy."""
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("a YuvFile is indexed by a contiguous slice of frames; use frame(i) for one frame")
+        a, b, _ = index.indices(self.count)
+        if b <= a:
+            raise ValueError(f"empty frame range {index} of {self!r}")
+        return YuvFile(self.path, self.width, self.height, b - a, self.fps, self.start + a, self.bit_depth)
+
+    def _read(self, first: int, count: int) -> np.ndarray:
+        offset = (self.start + first) * self._size
+        if self.bit_depth == 8:
+            return np.fromfile(self.path, dtype=np.uint8, count=count * self._size, offset=offset)
+        return to_8bit(np.fromfile(self.path, dtype="<u2", count=count * self._size // 2, offset=offset),
+                       self.bit_depth)
+
+    def frame(self, i: int):
+        """Frame ``i`` as (y, u, v), read from the file now."""
+        if not 0 <= i < self.count:
+            raise IndexError(f"frame {i} of {self.count}")
+        return split_i420(self._read(i, 1), self.width, self.height)
+
+    def load(self) -> Video:
+        """Every frame in memory."""
+        return Video.from_i420(self._read(0, self.count), self.width, self.height, self.fps)

@@ -48,16 +48,16 @@ def test_config_structures(carphone):
     assert ra.frame_types[4] == "B" and ra.frame_types[2] == "b" and ra.frame_types[1] == "b"
     # HM-16.20's cascade (the default): I at -3, P = HM's lowest layer, the B 4 apart from its
     # references = temporal id 2, b 2 apart = 3, b 1 apart = 4 (with the QP offset model)
-    assert [ra.frame_qps[i] for i in (0, 8, 4, 2, 6, 1, 7)] == [29, 33, 38, 40, 40, 41, 41]
+    assert [ra.slice_qps[i] for i in (0, 8, 4, 2, 6, 1, 7)] == [29, 33, 38, 40, 40, 41, 41]
     l1100 = hb.encode(carphone, config="ra", qp=32, preset="medium", qp_cascade="l1100")
-    assert [l1100.frame_qps[i] for i in (0, 8, 4, 2, 6, 1, 7)] == [32, 33, 34, 35, 35, 36, 36]
+    assert [l1100.slice_qps[i] for i in (0, 8, 4, 2, 6, 1, 7)] == [32, 33, 34, 35, 35, 36, 36]
     ldp = hb.encode(carphone[:9], config="ldp", qp=32, preset="medium")
     assert ldp.frame_types == ["I"] + ["P"] * 8
-    assert ldp.frame_qps == [31, 40, 39, 40, 39, 40, 39, 40, 33]
-    assert hb.encode(carphone[:5], config="ldp", qp=32, preset="medium", qp_cascade="l1100").frame_qps == [
+    assert ldp.slice_qps == [31, 40, 39, 40, 39, 40, 39, 40, 33]
+    assert hb.encode(carphone[:5], config="ldp", qp=32, preset="medium", qp_cascade="l1100").slice_qps == [
         32, 35, 34, 35, 33]
     ai = hb.encode(carphone[:3], config="ai", qp=27, preset="medium")
-    assert ai.frame_types == ["I"] * 3 and ai.frame_qps == [27] * 3
+    assert ai.frame_types == ["I"] * 3 and ai.slice_qps == [27] * 3
 
 
 def test_rate_counts_side_info_but_not_the_picture_hash(clip9):

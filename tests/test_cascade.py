@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import hm_bridge as hb
-from hm_bridge.cascade import frame_qps, get_cascade, hm_slice_qp, x265_ra_structure
+from hm_bridge.cascade import slice_qps, get_cascade, hm_slice_qp, x265_ra_structure
 from hm_bridge.video import to_8bit
 
 # ctc-facts.md / HM-16.20's cfgs: I and B (temporal ids 0..4) slice QPs; LDP I and GOP entries
@@ -24,8 +24,8 @@ def test_hm1620_low_delay_qps_equal_hms():
     c = get_cascade("hm16.20")
     assert hm_slice_qp(37, None, c.intra_qp_offset["ldp"]) == HM1620_LDP_37[0]
     assert [hm_slice_qp(37, e) for e in c.ld_gop] == HM1620_LDP_37[1]
-    assert frame_qps("ldp", "hm16.20", 37, 10, 30)[:10] == [36, 45, 44, 45, 44, 45, 44, 45, 38, 45]
-    assert frame_qps("ldp", "l1100", 32, 6, 30) == [32, 35, 34, 35, 33, 35]
+    assert slice_qps("ldp", "hm16.20", 37, 10, 30)[:10] == [36, 45, 44, 45, 44, 45, 44, 45, 38, 45]
+    assert slice_qps("ldp", "l1100", 32, 6, 30) == [32, 35, 34, 35, 33, 35]
 
 
 def test_intra_period_follows_hms_current_rule():
@@ -58,7 +58,7 @@ def test_slice_qps_in_the_bitstream_follow_x265s_real_layers(carphone):
     assert r.intra_period == 32 and r.frame_types[31] == "P" and r.frame_types[39] == "P"
     decoded = [qp for (_, _), qp in sorted(seen.items(), key=lambda kv: kv[0][1])]
     # decode order -> display order: x265's units in decoding order carry their display index
-    expected = frame_qps("ra", "hm16.20", 37, frames, video.fps)
+    expected = slice_qps("ra", "hm16.20", 37, frames, video.fps)
     assert sorted(decoded) == sorted(expected)
     assert expected[31] == expected[39] == 38 and expected[32] == 34  # P layer, and the IDR at -3
     assert r.slice_qps == expected

@@ -1,12 +1,13 @@
 // hm_bridge._core: the pybind11 surface over the patched codecs. Kept small: Python
 // (hm_bridge/) owns the user-facing API; this module moves bytes and pictures across a
-// typed boundary (EncoderSettings in; EncodeOutput / DecodeOutput out).
+// typed boundary (EncoderSettings in; coded and decoded pictures out, one at a time).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "bridge/checked_filter.h"
 #include "bridge/de265_decoder.h"
@@ -69,15 +70,14 @@ struct BoundFilter {
     }
 };
 
-// Runs a coding function with the GIL released; a filter's failure wins over the
-// codec's generic error.
+// Runs a coding step with the GIL released; a filter's failure wins over the codec's
+// generic error.
 template <class Fn>
-auto run_with_filter(const py::object& loop_filter, Fn fn) {
-    BoundFilter filter(loop_filter);
-    decltype(fn(filter.table)) out;
+auto run_released(BoundFilter& filter, Fn fn) {
+    decltype(fn()) out;
     try {
         py::gil_scoped_release release;
-        out = fn(filter.table);
+        out = fn();
     } catch (const std::runtime_error&) {
         filter.rethrow_filter_error();
         throw;
@@ -85,6 +85,91 @@ auto run_with_filter(const py::object& loop_filter, Fn fn) {
     filter.rethrow_filter_error();
     return out;
 }
+
+template <class Fn>
+auto run_with_filter(const py::object& loop_filter, Fn fn) {
+    BoundFilter filter(loop_filter);
+    return run_released(filter, [&] { return fn(filter.table); });
+}
+
+// A vector's bytes handed to numpy without a copy.
+py::array_t<uint8_t> to_array(std::vector<uint8_t>&& v) {
+    auto* owned = new std::vector<uint8_t>(std::move(v));
+    py::capsule free_it(owned, [](void* p) { delete static_cast<std::vector<uint8_t>*>(p); });
+    return py::array_t<uint8_t>({(py::ssize_t)owned->size()}, {(py::ssize_t)1}, owned->data(), free_it);
+}
+
+const uint8_t* frame_bytes(py::buffer frame, size_t need, const char* what) {
+    py::buffer_info in = frame.request();
+    if (in.itemsize != 1 || (size_t)in.size != need || (in.ndim > 0 && !PyBuffer_IsContiguous(in.view(), 'C')))
+        throw py::value_error(std::string(what) + " must be " + std::to_string(need) + " contiguous bytes of I420");
+    return (const uint8_t*)in.ptr;
+}
+
+// One coded picture for Python: its access unit, facts and reconstruction.
+struct PyCodedPicture {
+    int poc;
+    std::string slice_type;
+    double qp;
+    py::bytes data;
+    py::array_t<uint8_t> recon;
+};
+
+std::optional<PyCodedPicture> to_python(std::optional<CodedPicture>&& pic) {
+    if (!pic) return std::nullopt;
+    return PyCodedPicture{pic->poc, std::string(1, pic->slice_type), pic->qp, py::bytes(pic->bytes),
+                          to_array(std::move(pic->recon))};
+}
+
+// x265 as a session: frames pushed one by one, coded pictures returned as x265 finishes
+// them. The loop filter is bound for the session's life.
+class PyEncoder {
+public:
+    PyEncoder(const EncoderSettings& settings, int count, py::object loop_filter)
+        : filter_(loop_filter), frame_size_((size_t)settings.width * settings.height * 3 / 2) {
+        session_ = std::make_unique<X265Session>(settings, count, filter_.table);
+    }
+    py::bytes headers() const { return py::bytes(session_->headers()); }
+    std::optional<PyCodedPicture> push(py::buffer frame) {
+        const uint8_t* data = frame_bytes(frame, frame_size_, "a frame");
+        return to_python(run_released(filter_, [&] { return session_->push(data); }));
+    }
+    std::optional<PyCodedPicture> flush() {
+        return to_python(run_released(filter_, [&] { return session_->flush(); }));
+    }
+
+private:
+    BoundFilter filter_;
+    size_t frame_size_;
+    std::unique_ptr<X265Session> session_;
+};
+
+// libde265 as a session: the stream pushed, pictures pulled in output order.
+class PyDecoder {
+public:
+    PyDecoder(py::object loop_filter, int threads) : filter_(loop_filter) {
+        session_ = std::make_unique<De265Session>(filter_.table, threads);
+    }
+    void push(py::bytes data) {
+        std::string owned = data;
+        run_released(filter_, [&] {
+            session_->push((const uint8_t*)owned.data(), owned.size());
+            return 0;
+        });
+    }
+    void end() { session_->end(); }
+    py::object pull() {
+        std::optional<DecodedPicture> pic = run_released(filter_, [&] { return session_->pull(); });
+        if (!pic) return py::none();
+        return py::make_tuple(pic->width, pic->height, to_array(std::move(pic->i420)));
+    }
+    int hash_mismatches() const { return session_->hash_mismatches(); }
+    std::vector<std::string> warnings() const { return session_->warnings(); }
+
+private:
+    BoundFilter filter_;
+    std::unique_ptr<De265Session> session_;
+};
 
 py::capsule filter_capsule(const hmcnn_filter* table) {
     return py::capsule((void*)table, HMCNN_FILTER_CAPSULE_NAME);
@@ -114,21 +199,6 @@ struct PyNoopFilter {
     py::capsule capsule() const { return filter_capsule(filter.table()); }
 };
 
-py::array_t<uint8_t> to_array(const std::vector<uint8_t>& v) {
-    py::array_t<uint8_t> a((py::ssize_t)v.size());
-    if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size());
-    return a;
-}
-
-EncodeOutput encode(const EncoderSettings& settings, py::buffer frames, int count, py::object loop_filter) {
-    py::buffer_info in = frames.request();
-    size_t need = (size_t)count * settings.width * settings.height * 3 / 2;
-    if (in.itemsize != 1 || (size_t)in.size != need || (in.ndim > 0 && !PyBuffer_IsContiguous(in.view(), 'C')))
-        throw py::value_error("frames must be " + std::to_string(need) + " contiguous bytes of I420");
-    const uint8_t* data = (const uint8_t*)in.ptr;
-    return run_with_filter(loop_filter, [&](const hmcnn_filter* f) { return encode_i420(settings, data, count, f); });
-}
-
 // The filter as a post-filter: decode_picture on each decoded picture, outside any loop,
 // without side information (placement HMCNN_PLACEMENT_POST). frames: I420, count of them.
 py::array_t<uint8_t> post_filter(py::object loop_filter, py::buffer frames, int count, int width, int height,
@@ -156,13 +226,6 @@ py::array_t<uint8_t> post_filter(py::object loop_filter, py::buffer frames, int 
         return 0;
     });
     return out;
-}
-
-DecodeOutput decode(py::bytes bitstream, py::object loop_filter, int threads) {
-    std::string data = bitstream;  // own a copy: the GIL is released while decoding
-    return run_with_filter(loop_filter, [&](const hmcnn_filter* f) {
-        return decode_annexb((const uint8_t*)data.data(), data.size(), f, threads);
-    });
 }
 
 }  // namespace
@@ -224,32 +287,32 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("preset", &EncoderSettings::preset)
         .def_readwrite("tune", &EncoderSettings::tune)
         .def_readwrite("options", &EncoderSettings::options, "x265 (name, value) pairs; value '' for a flag")
-        .def_readwrite("frame_qp", &EncoderSettings::frame_qp, "forced slice QP per input frame (empty: none)")
+        .def_readwrite("forced_qp", &EncoderSettings::forced_qp, "slice QP forced on each input frame (empty: none)")
         .def_readwrite("frame_threads", &EncoderSettings::frame_threads)
         .def_readwrite("pool_threads", &EncoderSettings::pool_threads);
 
-    py::class_<AccessUnit>(m, "AccessUnit", "One coded picture, as x265 returned it (decoding order)")
-        .def_readonly("poc", &AccessUnit::poc, "display index")
-        .def_property_readonly("slice_type", [](const AccessUnit& a) { return std::string(1, a.slice_type); })
-        .def_readonly("qp", &AccessUnit::qp, "the picture's average QP as x265 reports it")
-        .def_property_readonly("data", [](const AccessUnit& a) { return py::bytes(a.bytes); });
+    py::class_<PyCodedPicture>(m, "CodedPicture", "One coded picture as x265 returned it (decoding order)")
+        .def_readonly("poc", &PyCodedPicture::poc, "display index")
+        .def_readonly("slice_type", &PyCodedPicture::slice_type, "I, P, B (referenced) or b")
+        .def_readonly("qp", &PyCodedPicture::qp, "the picture's average QP as x265 reports it")
+        .def_readonly("data", &PyCodedPicture::data, "the access unit's NAL units (Annex B)")
+        .def_readonly("recon", &PyCodedPicture::recon, "its reconstruction, I420 bytes");
 
-    py::class_<EncodeOutput>(m, "EncodeOutput")
-        .def_property_readonly("headers", [](const EncodeOutput& o) { return py::bytes(o.headers); })
-        .def_readonly("units", &EncodeOutput::units)
-        .def_property_readonly("recon", [](const EncodeOutput& o) { return to_array(o.recon); })
-        .def_readonly("version", &EncodeOutput::version);
+    py::class_<PyEncoder>(m, "X265Encoder", "The patched x265, one frame at a time")
+        .def(py::init<const EncoderSettings&, int, py::object>(), py::arg("settings"), py::arg("count"),
+             py::arg("loop_filter"))
+        .def_property_readonly("headers", &PyEncoder::headers)
+        .def("push", &PyEncoder::push, py::arg("frame"), "codes one I420 frame; a CodedPicture or None")
+        .def("flush", &PyEncoder::flush, "after the last frame: the next remaining CodedPicture, or None");
 
-    py::class_<DecodeOutput>(m, "DecodeOutput")
-        .def_readonly("width", &DecodeOutput::width)
-        .def_readonly("height", &DecodeOutput::height)
-        .def_readonly("frames", &DecodeOutput::frames)
-        .def_property_readonly("pictures", [](const DecodeOutput& o) { return to_array(o.pictures); })
-        .def_readonly("hash_mismatches", &DecodeOutput::hash_mismatches)
-        .def_readonly("warnings", &DecodeOutput::warnings);
+    py::class_<PyDecoder>(m, "De265Decoder", "The patched libde265, pictures pulled one at a time")
+        .def(py::init<py::object, int>(), py::arg("loop_filter"), py::arg("threads"))
+        .def("push", &PyDecoder::push, py::arg("data"))
+        .def("end", &PyDecoder::end)
+        .def("pull", &PyDecoder::pull, "(width, height, I420 array) of the next output picture, or None")
+        .def_property_readonly("hash_mismatches", &PyDecoder::hash_mismatches)
+        .def_property_readonly("warnings", &PyDecoder::warnings);
 
-    m.def("encode", &encode, py::arg("settings"), py::arg("frames"), py::arg("count"), py::arg("loop_filter"));
-    m.def("decode", &decode, py::arg("bitstream"), py::arg("loop_filter"), py::arg("threads"));
     m.def("post_filter", &post_filter, py::arg("loop_filter"), py::arg("frames"), py::arg("count"), py::arg("width"),
           py::arg("height"), py::arg("qps"), py::arg("slice_types"));
     m.attr("PLACEMENT_LOOP") = (int)HMCNN_PLACEMENT_LOOP;

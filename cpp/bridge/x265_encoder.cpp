@@ -1,16 +1,12 @@
 #include "bridge/x265_encoder.h"
 
 #include <cstring>
-#include <memory>
 #include <stdexcept>
 
 #include "x265.h"
 
 namespace hmcnn {
 namespace {
-
-struct ParamDeleter { void operator()(x265_param* p) const { x265_param_free(p); } };
-struct EncoderDeleter { void operator()(x265_encoder* e) const { x265_encoder_close(e); } };
 
 void append_nals(std::string& out, const x265_nal* nals, uint32_t count) {
     for (uint32_t i = 0; i < count; i++)
@@ -27,20 +23,14 @@ char slice_char(int type) {
     }
 }
 
-}  // namespace
-
-EncodeOutput encode_i420(const EncoderSettings& s, const uint8_t* frames, int count,
-                         const hmcnn_filter* filter) {
-    if (s.width <= 0 || s.height <= 0 || s.width % 2 || s.height % 2)
-        throw std::invalid_argument("frame size must be positive and even");
-    if (count <= 0) throw std::invalid_argument("no frames to encode");
-    if (!s.frame_qp.empty() && (int)s.frame_qp.size() != count)
-        throw std::invalid_argument("frame_qp must have one entry per frame");
-
-    std::unique_ptr<x265_param, ParamDeleter> param(x265_param_alloc());
-    if (x265_param_default_preset(param.get(), s.preset.c_str(), s.tune.empty() ? nullptr : s.tune.c_str()) < 0)
-        throw std::invalid_argument("unknown x265 preset/tune: " + s.preset + "/" + s.tune);
-    x265_param* p = param.get();
+x265_param* make_param(const EncoderSettings& s) {
+    x265_param* p = x265_param_alloc();
+    auto fail = [p](const std::string& why) {
+        x265_param_free(p);
+        throw std::invalid_argument(why);
+    };
+    if (x265_param_default_preset(p, s.preset.c_str(), s.tune.empty() ? nullptr : s.tune.c_str()) < 0)
+        fail("unknown x265 preset/tune: " + s.preset + "/" + s.tune);
     p->sourceWidth = s.width;
     p->sourceHeight = s.height;
     p->fpsNum = s.fps_num;
@@ -49,81 +39,112 @@ EncodeOutput encode_i420(const EncoderSettings& s, const uint8_t* frames, int co
     p->logLevel = X265_LOG_ERROR;
     p->bEnablePsnr = 0;
     if (s.frame_threads > 0) p->frameNumThreads = s.frame_threads;
-    std::string pools;
-    if (s.pool_threads > 0) {
-        pools = std::to_string(s.pool_threads);
-        if (x265_param_parse(p, "pools", pools.c_str()) != 0) throw std::invalid_argument("bad pool size");
-    }
+    if (s.pool_threads > 0 && x265_param_parse(p, "pools", std::to_string(s.pool_threads).c_str()) != 0)
+        fail("bad pool size");
     for (const auto& kv : s.options) {
         int r = x265_param_parse(p, kv.first.c_str(), kv.second.empty() ? nullptr : kv.second.c_str());
-        if (r == X265_PARAM_BAD_NAME) throw std::invalid_argument("unknown x265 option --" + kv.first);
-        if (r == X265_PARAM_BAD_VALUE)
-            throw std::invalid_argument("bad value for x265 option --" + kv.first + ": " + kv.second);
+        if (r == X265_PARAM_BAD_NAME) fail("unknown x265 option --" + kv.first);
+        if (r == X265_PARAM_BAD_VALUE) fail("bad value for x265 option --" + kv.first + ": " + kv.second);
     }
-    p->inloopFilter = filter;
+    return p;
+}
 
-    std::unique_ptr<x265_encoder, EncoderDeleter> enc(x265_encoder_open(p));
-    if (!enc) throw std::invalid_argument("x265 rejected the settings (x265_encoder_open failed)");
+}  // namespace
 
-    EncodeOutput out;
-    out.version = x265_version_str;
-    const size_t luma = (size_t)s.width * s.height, chroma = luma / 4, frame_size = luma + 2 * chroma;
-    out.recon.assign(frame_size * count, 0);
-    std::vector<bool> got(count, false);
-
+X265Session::X265Session(const EncoderSettings& s, int count, const hmcnn_filter* filter)
+    : settings_(s), count_(count), returned_poc_(count > 0 ? count : 0, false) {
+    if (s.width <= 0 || s.height <= 0 || s.width % 2 || s.height % 2)
+        throw std::invalid_argument("frame size must be positive and even");
+    if (count <= 0) throw std::invalid_argument("no frames to encode");
+    if (!s.forced_qp.empty() && (int)s.forced_qp.size() != count)
+        throw std::invalid_argument("forced_qp must have one entry per frame");
+    param_ = make_param(s);
+    param_->inloopFilter = filter;
+    encoder_ = x265_encoder_open(param_);
+    if (!encoder_) {
+        x265_param_free(param_);
+        throw std::invalid_argument("x265 rejected the settings (x265_encoder_open failed)");
+    }
+    pic_out_ = x265_picture_alloc();
     x265_nal* nals = nullptr;
     uint32_t nal_count = 0;
-    if (x265_encoder_headers(enc.get(), &nals, &nal_count) < 0)
+    if (x265_encoder_headers(encoder_, &nals, &nal_count) < 0) {
+        release();
         throw std::runtime_error("x265_encoder_headers failed");
-    append_nals(out.headers, nals, nal_count);
+    }
+    append_nals(headers_, nals, nal_count);
+}
 
-    std::unique_ptr<x265_picture, void (*)(x265_picture*)> pic_out(x265_picture_alloc(), x265_picture_free);
+X265Session::~X265Session() { release(); }
+
+void X265Session::release() {
+    if (pic_out_) x265_picture_free(pic_out_);
+    if (encoder_) x265_encoder_close(encoder_);
+    if (param_) x265_param_free(param_);
+    pic_out_ = nullptr;
+    encoder_ = nullptr;
+    param_ = nullptr;
+}
+
+std::optional<CodedPicture> X265Session::push(const uint8_t* frame) {
+    if (pushed_ >= count_) throw std::invalid_argument("more frames pushed than announced");
+    const size_t luma = (size_t)settings_.width * settings_.height, chroma = luma / 4;
     x265_picture pic_in;
-    x265_picture_init(p, &pic_in);
-
-    auto collect = [&](int produced) {
-        if (produced <= 0) return;
-        AccessUnit au;
-        au.poc = (int)pic_out->pts;
-        au.slice_type = slice_char(pic_out->sliceType);
-        au.qp = pic_out->frameData.qp;
-        append_nals(au.bytes, nals, nal_count);
-        if (au.poc < 0 || au.poc >= count || got[au.poc])
-            throw std::runtime_error("x265 returned an unexpected picture");
-        got[au.poc] = true;
-        uint8_t* dst = &out.recon[frame_size * au.poc];
-        const int widths[3] = {s.width, s.width / 2, s.width / 2};
-        const int heights[3] = {s.height, s.height / 2, s.height / 2};
-        for (int c = 0; c < 3; c++) {
-            const uint8_t* src = (const uint8_t*)pic_out->planes[c];
-            for (int y = 0; y < heights[c]; y++, dst += widths[c])
-                std::memcpy(dst, src + (size_t)y * pic_out->stride[c], widths[c]);
-        }
-        out.units.push_back(std::move(au));
-    };
-
-    for (int i = 0; i < count; i++) {
-        const uint8_t* f = frames + frame_size * i;
-        pic_in.planes[0] = (void*)f;
-        pic_in.planes[1] = (void*)(f + luma);
-        pic_in.planes[2] = (void*)(f + luma + chroma);
-        pic_in.stride[0] = s.width;
-        pic_in.stride[1] = pic_in.stride[2] = s.width / 2;
-        pic_in.pts = i;
-        pic_in.forceqp = s.frame_qp.empty() ? 0 : s.frame_qp[i] + 1;  // x265: forced QP + 1, 0 = none
-        int r = x265_encoder_encode(enc.get(), &nals, &nal_count, &pic_in, pic_out.get());
-        if (r < 0) throw std::runtime_error("x265 failed while encoding");
-        collect(r);
-    }
-    for (;;) {
-        int r = x265_encoder_encode(enc.get(), &nals, &nal_count, nullptr, pic_out.get());
-        if (r < 0) throw std::runtime_error("x265 failed while flushing");
-        if (r == 0) break;
-        collect(r);
-    }
-    for (int i = 0; i < count; i++)
-        if (!got[i]) throw std::runtime_error("x265 did not output every picture");
+    x265_picture_init(param_, &pic_in);
+    pic_in.planes[0] = (void*)frame;
+    pic_in.planes[1] = (void*)(frame + luma);
+    pic_in.planes[2] = (void*)(frame + luma + chroma);
+    pic_in.stride[0] = settings_.width;
+    pic_in.stride[1] = pic_in.stride[2] = settings_.width / 2;
+    pic_in.pts = pushed_;
+    // x265: forced QP + 1, 0 = none
+    pic_in.forceqp = settings_.forced_qp.empty() ? 0 : settings_.forced_qp[pushed_] + 1;
+    pushed_++;
+    x265_nal* nals = nullptr;
+    uint32_t nal_count = 0;
+    int r = x265_encoder_encode(encoder_, &nals, &nal_count, &pic_in, pic_out_);
+    if (r < 0) throw std::runtime_error("x265 failed while encoding");
+    if (r == 0) return std::nullopt;
+    std::optional<CodedPicture> out = take(r);
+    append_nals(out->bytes, nals, nal_count);
     return out;
+}
+
+std::optional<CodedPicture> X265Session::flush() {
+    if (pushed_ != count_) throw std::invalid_argument("flush before every announced frame was pushed");
+    x265_nal* nals = nullptr;
+    uint32_t nal_count = 0;
+    int r = x265_encoder_encode(encoder_, &nals, &nal_count, nullptr, pic_out_);
+    if (r < 0) throw std::runtime_error("x265 failed while flushing");
+    if (r == 0) {
+        if (returned_ != count_) throw std::runtime_error("x265 did not output every picture");
+        return std::nullopt;
+    }
+    std::optional<CodedPicture> out = take(r);
+    append_nals(out->bytes, nals, nal_count);
+    return out;
+}
+
+std::optional<CodedPicture> X265Session::take(int) {
+    CodedPicture pic;
+    pic.poc = (int)pic_out_->pts;
+    pic.slice_type = slice_char(pic_out_->sliceType);
+    pic.qp = pic_out_->frameData.qp;
+    if (pic.poc < 0 || pic.poc >= count_ || returned_poc_[pic.poc])
+        throw std::runtime_error("x265 returned an unexpected picture");
+    returned_poc_[pic.poc] = true;
+    returned_++;
+    const int w = settings_.width, h = settings_.height;
+    pic.recon.resize((size_t)w * h * 3 / 2);
+    uint8_t* dst = pic.recon.data();
+    const int widths[3] = {w, w / 2, w / 2};
+    const int heights[3] = {h, h / 2, h / 2};
+    for (int c = 0; c < 3; c++) {
+        const uint8_t* src = (const uint8_t*)pic_out_->planes[c];
+        for (int y = 0; y < heights[c]; y++, dst += widths[c])
+            std::memcpy(dst, src + (size_t)y * pic_out_->stride[c], widths[c]);
+    }
+    return pic;
 }
 
 }  // namespace hmcnn

@@ -1,11 +1,19 @@
-// Drives the patched x265 on raw 8-bit 4:2:0 frames held in memory.
+// Drives the patched x265 one picture at a time: a frame in, at most one coded picture
+// out (its access unit and its reconstruction), so that nothing here grows with the
+// sequence's length. x265's own look-ahead and DPB are the only pictures held.
 #pragma once
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "inloop_filter.h"
+
+struct x265_encoder;
+struct x265_param;
+struct x265_picture;
 
 namespace hmcnn {
 
@@ -15,28 +23,48 @@ struct EncoderSettings {
     std::string preset = "slow";
     std::string tune;                                          // "" = none
     std::vector<std::pair<std::string, std::string>> options;  // x265 --name value pairs
-    std::vector<int> frame_qp;  // per input frame, forced slice QP; empty = the encoder's
+    std::vector<int> forced_qp;  // per input frame, the slice QP forced on it; empty = the encoder's
     int frame_threads = 0;      // 0 = x265's default
     int pool_threads = 0;       // 0 = x265's default
 };
 
-struct AccessUnit {
-    int poc = 0;           // display index of the picture
-    char slice_type = '?'; // 'I', 'P', 'B', 'b' (non-reference B)
-    double qp = 0;         // average QP x265 reports
-    std::string bytes;     // Annex-B NAL units of this access unit
+// One coded picture as x265 hands it back (decoding order).
+struct CodedPicture {
+    int poc = 0;                 // display index of the picture
+    char slice_type = '?';       // 'I', 'P', 'B', 'b' (non-reference B)
+    double qp = 0;               // average QP x265 reports
+    std::string bytes;           // Annex-B NAL units of this access unit
+    std::vector<uint8_t> recon;  // its reconstruction, I420, width*height*3/2 bytes
 };
 
-struct EncodeOutput {
-    std::string headers;             // VPS, SPS, PPS
-    std::vector<AccessUnit> units;   // in decoding order
-    std::vector<uint8_t> recon;      // frames in display order, I420, width*height*3/2 each
-    std::string version;             // x265 version string
-};
+class X265Session {
+public:
+    // Throws std::invalid_argument on bad settings. `filter` (may be null) must outlive
+    // the session. `count`: the number of frames that will be pushed.
+    X265Session(const EncoderSettings& settings, int count, const hmcnn_filter* filter);
+    ~X265Session();
+    X265Session(const X265Session&) = delete;
+    X265Session& operator=(const X265Session&) = delete;
 
-// frames: count * width*height*3/2 bytes of I420. Throws std::invalid_argument on bad
-// settings and std::runtime_error if x265 fails (e.g. the in-loop filter returned an error).
-EncodeOutput encode_i420(const EncoderSettings& settings, const uint8_t* frames, int count,
-                         const hmcnn_filter* filter);
+    const std::string& headers() const { return headers_; }  // VPS, SPS, PPS
+    // Codes the next frame (I420, width*height*3/2 bytes); returns the coded picture x265
+    // finished meanwhile, if any. Throws std::runtime_error if x265 fails (e.g. the
+    // in-loop filter returned an error).
+    std::optional<CodedPicture> push(const uint8_t* frame);
+    // After the last push: the pictures still inside x265, one per call, then nullopt.
+    std::optional<CodedPicture> flush();
+
+private:
+    std::optional<CodedPicture> take(int produced);
+    void release();
+
+    EncoderSettings settings_;
+    int count_ = 0, pushed_ = 0, returned_ = 0;
+    std::vector<bool> returned_poc_;
+    std::string headers_;
+    x265_param* param_ = nullptr;
+    x265_encoder* encoder_ = nullptr;
+    x265_picture* pic_out_ = nullptr;
+};
 
 }  // namespace hmcnn
