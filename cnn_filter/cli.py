@@ -95,14 +95,23 @@ def _cmd_filter_path(args) -> int:
     import sys
 
     from cnn_filter.loader import INT_PLUGIN_NAME, PLUGIN_NAME, plugin_path
+    from cnn_filter.zoo import open_models
 
-    path = plugin_path(INT_PLUGIN_NAME if args.integer else PLUGIN_NAME)
-    models, extra = ("models/vrcnn-int", "threads=2") if args.integer else ("models/vrcnn", "device=cpu")
-    print(path)
-    print(f"  load it from any C/C++ codec: dlopen(\"{path}\"), then "
-          f"hmcnn_filter_open(\"models={models};{extra};rdo=1\")", file=sys.stderr)
-    print(f"  HM (integrated): HMCNN_FILTER=\"{path}:models={models};{extra}\" TAppEncoder ...",
-          file=sys.stderr)
+    if args.models:  # the plug-in that runs this model directory
+        integer = open_models(args.models).integer
+        kinds = [(integer, args.models)]
+    elif args.integer:
+        kinds = [(True, "models/vrcnn-int")]
+    else:  # both, each with a shipped model
+        kinds = [(False, "models/vrcnn"), (True, "models/vrcnn-int")]
+    for integer, models in kinds:
+        path = plugin_path(INT_PLUGIN_NAME if integer else PLUGIN_NAME)
+        extra = "threads=2" if integer else "device=cpu"
+        print(path)
+        print(f"  {'integer models (.hmq), no libtorch' if integer else 'TorchScript models (libtorch)'}: "
+              f"dlopen(\"{path}\"), then hmcnn_filter_open(\"models={models};{extra};rdo=1\")", file=sys.stderr)
+        print(f"  HM (integrated): HMCNN_FILTER=\"{path}:models={models};{extra}\" TAppEncoder ...",
+              file=sys.stderr)
     return 0
 
 
@@ -149,7 +158,9 @@ def add_commands(sub) -> None:
     info.add_argument("dir", nargs="?", help="a model directory to describe too")
     info.set_defaults(func=_cmd_model_info)
 
-    fp = sub.add_parser("filter-path", help="where the CNN filter plug-in is (for HM or your own codec)")
+    fp = sub.add_parser("filter-path", help="where the CNN filter plug-ins are (for HM or your own codec)")
+    fp.add_argument("models", nargs="?", default=None,
+                    help="a model directory: print the plug-in that runs it (default: both plug-ins)")
     fp.add_argument("--integer", action="store_true", help="the integer runner's plug-in (no libtorch)")
     fp.set_defaults(func=_cmd_filter_path)
 

@@ -142,9 +142,10 @@ def _code_one(args) -> tuple[np.ndarray, ...]:
     source, qp, preset, transform, options = args
     video = source.load()
     coded = transform(video) if transform else video
-    r = hb.encode(coded, config="ai", qp=qp, preset=preset, extra_options=list(options), threads=1)  # verified
+    r = hb.encode(coded, config="ai", qp=qp, preset=preset, extra_options=list(options), threads=1,
+                  recon="memory")  # verified
     uv = lambda v: np.stack([v.u[0], v.v[0]])
-    return r.recon.y[0].copy(), video.y[0].copy(), uv(r.recon), uv(video), r.x265_version
+    return r.recon.y[0].copy(), video.y[0].copy(), uv(r.recon), uv(video), r.encoder.removeprefix("x265 ")
 
 
 def make_pairs(sources: list[Source], qp: int, cache_dir: Path, preset: str = "slow", label: str = "",

@@ -68,7 +68,8 @@ DEFAULT_CONTEXT = 16
 
 
 def receptive_radius(models: zoo.ModelSet) -> int | None:
-    return getattr(architecture(models.arch), "receptive_radius", None) if models.arch else None
+    """What the model's files say (the manifest, or a file's sidecar), as the C++ reader reads it."""
+    return models.receptive_radius
 
 
 def default_context(models: zoo.ModelSet) -> int:

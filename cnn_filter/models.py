@@ -148,6 +148,8 @@ class SRResidualNet(nn.Module):
     kind = "sr_residual"
     scale = 2
     FEATURES = (16, 14, 12, 11, 10, 9, 8)
+    #: 3x3 layers: the features, B2, the last; in input (low-resolution) samples
+    receptive_radius = len(FEATURES) + 1 + 1
 
     def __init__(self):
         super().__init__()

@@ -135,6 +135,7 @@ def export_model(model: nn.Module, out: Path, name: str, s: TrainSettings, resul
     if s.pt2:
         export_pt2(model, out / f"{name}.pt2", s.arch, aoti=s.aoti)
     write_metadata(out / f"{name}.json", arch=s.arch, kind=getattr(model, "kind", None), qp=result.qp,
+                   receptive_radius=architecture(s.arch).receptive_radius,
                    torchscript=f"{name}.pt", pt2=f"{name}.pt2" if s.pt2 else None, baseline=task.baseline,
                    val_psnr_baseline=result.val_psnr_baseline, val_psnr_model=result.val_psnr_model,
                    val_psnr_gain=result.gain, seconds=result.seconds, settings=asdict(s), history=result.history,
@@ -168,7 +169,7 @@ def _train_joint(task: Task, qps: list[int], out: Path, s: TrainSettings, descri
     export_model(model, out, zoo.QP_INPUT_MODEL, s, res, task, training_set=described, trained_qps=sorted(qps),
                  train_pictures=len(sets[0][0]), validation_pictures=len(sets[0][1]), init_from=s.init_from)
     zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{zoo.QP_INPUT_MODEL}.pt", sorted(qps),
-                                training_set=described)
+                                receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
     return res
 
 
@@ -195,10 +196,12 @@ def export_checkpoints(directory: Path, out: Path, described: str = "", task: Ta
                                      training_set=described, checkpoint=str(f), checkpoint_step=ck["step"]))
         if qp is None:
             zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{name}.pt",
-                                        ck.get("qps") or [], training_set=described)
+                                        ck.get("qps") or [], receptive_radius=architecture(s.arch).receptive_radius,
+                                        training_set=described)
         else:
             per_qp[qp] = f"{name}.pt"
-            zoo.write_manifest(out, s.arch, architecture(s.arch).kind, per_qp, training_set=described)
+            zoo.write_manifest(out, s.arch, architecture(s.arch).kind, per_qp,
+                               receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
     return exported
 
 
@@ -242,5 +245,5 @@ def train_per_qp(task: Task, qps: list[int], out: Path, s: TrainSettings, descri
             init = model.state_dict()
             results.append(res)
     zoo.write_manifest(out, s.arch, architecture(s.arch).kind, {qp: zoo.model_file_name(qp) for qp in qps},
-                       training_set=described)
+                       receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
     return sorted(results, key=lambda r: r.qp)

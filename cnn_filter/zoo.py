@@ -64,6 +64,14 @@ class ModelSet:
         return self.meta.get("kind")
 
     @property
+    def receptive_radius(self) -> int | None:
+        """How far (in luma samples) an output sample sees: written once, by the exporter,
+        into the manifest (or a model file's sidecar), and read by every runner, Python
+        and C++ (cpp/common/model_zoo.cpp) alike. None where the files do not say."""
+        r = self.meta.get("receptive_radius")
+        return None if r is None else int(r)
+
+    @property
     def integer(self) -> bool:
         """Integer (.hmq) models, for the integer runner."""
         return self.meta.get("format") == "hmq" or all(f.suffix == ".hmq" for f in self.files)
@@ -123,6 +131,9 @@ def open_models(path) -> ModelSet:
         models = {int(meta.get("qp") or DEFAULT_QP): path}
     else:
         raise FileNotFoundError(f"no model file or directory at {path}")
+    if (path / MANIFEST).exists() and path.is_dir() and meta.get("receptive_radius") is None:
+        raise ValueError(f"{path / MANIFEST} does not say the model's receptive_radius: re-export the models "
+                         "(hmcnn train / quantize write it), or add it (the architecture's, in luma samples)")
     for qp, file in models.items():
         if not QP_MIN <= qp <= QP_MAX:
             raise ValueError(f"model {file} claims QP {qp}, outside {QP_MIN}..{QP_MAX}")
@@ -134,19 +145,29 @@ def open_models(path) -> ModelSet:
     return ModelSet(path, qps, tuple(Path(models[q]) for q in qps), meta)
 
 
-def write_manifest(directory: Path, arch: str, kind: str, models: dict[int, str], **extra) -> Path:
+def _check_radius(receptive_radius) -> int:
+    if not isinstance(receptive_radius, int) or isinstance(receptive_radius, bool) or receptive_radius < 0:
+        raise ValueError(f"a manifest needs the model's receptive radius (a non-negative integer), "
+                         f"got {receptive_radius!r}")
+    return receptive_radius
+
+
+def write_manifest(directory: Path, arch: str, kind: str, models: dict[int, str], *, receptive_radius: int,
+                   **extra) -> Path:
     """(Re)writes a directory's manifest, keeping the QPs it already lists for ``arch``."""
     path = Path(directory) / MANIFEST
     old = json.loads(path.read_text()) if path.exists() else {}
     listed = old.get("models", {}) if old.get("arch") == arch else {}
     listed.update({str(q): f for q, f in models.items()})
-    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "models": listed}, indent=1, sort_keys=True))
+    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "receptive_radius": _check_radius(receptive_radius),
+                                "models": listed}, indent=1, sort_keys=True))
     return path
 
 
-def write_qp_input_manifest(directory: Path, arch: str, kind: str, file: str, qps: list[int], **extra) -> Path:
+def write_qp_input_manifest(directory: Path, arch: str, kind: str, file: str, qps: list[int], *,
+                            receptive_radius: int, **extra) -> Path:
     """The manifest of a directory holding one model that serves every QP."""
     path = Path(directory) / MANIFEST
-    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "model": file, "qps": sorted(qps)}, indent=1,
-                               sort_keys=True))
+    path.write_text(json.dumps({**extra, "arch": arch, "kind": kind, "receptive_radius": _check_radius(receptive_radius),
+                                "model": file, "qps": sorted(qps)}, indent=1, sort_keys=True))
     return path

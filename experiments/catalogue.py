@@ -63,7 +63,9 @@ class Sequence:
         path = Path(self.source(sequence_dir))
         return None if path.is_file() else f"missing file {path}"
 
-    def load(self, sequence_dir: Path | None, frames: int | None) -> hb.Video:
+    def load(self, sequence_dir: Path | None, frames: int | None) -> hb.Video | hb.YuvFile:
+        """The frames to code: a YuvFile (read frame by frame as it is coded) for a raw
+        sequence file, a Video in memory for the small built-in clips and images."""
         n = min(frames or self.frames, self.frames)
         if self.builtin:
             from hm_bridge.clips import load_builtin
@@ -74,10 +76,11 @@ class Sequence:
 
             video = rgb_to_video(load_image_rgb(self.source(sequence_dir)))
         else:
-            # 10-bit class A sources are rounded to 8 bits as HM's Main CTC does (Video.from_yuv)
-            video = hb.Video.from_yuv(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps,
-                                      bit_depth=self.bit_depth)
-        if self.crop:
+            # 10-bit class A sources are rounded to 8 bits as HM's Main CTC does (YuvFile)
+            video = hb.YuvFile(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps,
+                               bit_depth=self.bit_depth)
+        if self.crop:  # small clips only
+            video = video.load()
             w, h = self.crop
             video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],
                              video.fps)

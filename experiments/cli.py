@@ -116,7 +116,7 @@ def _cmd_compare(args) -> int:
 
 def add_commands(sub) -> None:
     from experiments.bdrate import METHODS
-    from hm_bridge.backends import CODECS
+    from hm_bridge.codec import CODECS
     from hm_bridge.cascade import CASCADES
     from hm_bridge.configs import PLACEMENTS
     from sr_mode.codec import SR_QPS

@@ -42,7 +42,7 @@ def main(argv=None) -> None:
         anchor_p, model_p, loop_p, rate_a, rate_t = [], [], [], 0, 0
         for p in tqdm(paths, desc=f"QP {qp}", leave=False):
             video = rgb_to_video(load_image_rgb(p))
-            a = hb.encode(video, config="ai", qp=qp, preset=args.preset)
+            a = hb.encode(video, config="ai", qp=qp, preset=args.preset, recon="memory")
             q, _ = filt.filter_plane(qp, a.recon.y[0])
             t = hb.encode(video, config="ai", qp=qp, preset=args.preset, loop_filter=filt)
             anchor_p.append(a.psnr.y)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import hm_bridge as hb
-from hm_bridge.hm import HMBuild, hm_encode
+from hm_bridge.hm import HMBuild
 from hm_bridge.paths import REPO
 
 CONFIGS = ("ai", "ra", "ldb", "ldp")
@@ -42,7 +42,7 @@ def build_example_filter(out_dir: Path) -> Path:
 
 def _in_loop(video, config, qp, hm, name, f) -> list[Check]:
     try:
-        r = hm_encode(video, config=config, qp=qp, hm=hm, loop_filter=f)  # verified by HM's decoder and libde265
+        r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm, loop_filter=f)  # verified by HM's decoder and libde265
     except Exception as e:  # a failed check, reported with HM's or the filter's own words
         return [Check(f"{config} {name}: in loop", False, f"{type(e).__name__}: {e}")]
     plain = hb.decode(r.bitstream)
@@ -60,7 +60,7 @@ def run(hm_dir=None, frames: int = 5, qp: int = 37, models=None) -> tuple[HMBuil
     checks = []
     for config in CONFIGS:
         try:
-            r = hm_encode(video, config=config, qp=qp, hm=hm)
+            r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm)
             checks.append(Check(f"{config} anchor: HM encoder recon == HM decoder == libde265", bool(r.md5_match),
                                 f"{r.rate_bytes} B, PSNR-Y {r.psnr.y:.3f} dB"))
         except Exception as e:

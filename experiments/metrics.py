@@ -28,8 +28,3 @@ def ssim_plane(reference: np.ndarray, test: np.ndarray) -> float:
     t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
     with torch.no_grad():
         return float(ssim(t(reference), t(test), data_range=255, size_average=True))
-
-
-def ssim_y(reference: hb.Video, test: hb.Video) -> float:
-    """Mean over frames of the luma SSIM."""
-    return float(np.mean([ssim_plane(a, b) for a, b in zip(reference.y, test.y)]))

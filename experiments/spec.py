@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from hm_bridge.backends import CODECS
+from hm_bridge.codec import CODECS
 from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
 from hm_bridge.configs import CONFIGS, UNSUPPORTED, check_placement, check_preset, check_qp
 from hm_bridge.paths import REPO

@@ -30,7 +30,7 @@ JOB_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("enc_seconds", "REAL", ""), ("dec_seconds", "REAL", ""), ("md5_match", "INTEGER", ""),
     ("side_info_bytes", "INTEGER", ""),
     ("per_frame", "TEXT", "JSON: psnr y/u/v and bits per frame"),
-    ("versions", "TEXT", "JSON: x265, torch, hm-cnn-loop commit"),
+    ("versions", "TEXT", "JSON: encoder, torch, hm-cnn-loop commit"),
     ("intra_period", "INTEGER", "RA: pictures between IDRs"),
     ("finished_at", "REAL", ""),
 )

@@ -124,32 +124,62 @@ def _init_worker(threads: int) -> None:
         pass
 
 
+class _PictureMetrics:
+    """What a job measures beyond hm_bridge's numbers as pictures pass: luma SSIM per
+    frame, and the middle picture's luma for the report's crops (the only picture kept)."""
+
+    def __init__(self, job: Job, frames: int):
+        import numpy as np
+
+        self.job, self.middle = job, frames // 2
+        self.ssim = np.zeros(frames)
+        self.kept: dict = {}
+
+    def __call__(self, i: int, source, recon) -> None:
+        from experiments.metrics import ssim_plane
+
+        self.ssim[i] = ssim_plane(source[0], recon[0])
+        if self.job.pictures and i == self.middle:
+            self.kept = {"recon": recon[0].copy(), "index": i}
+            if self.job.arm == "anchor":
+                self.kept["orig"] = source[0].copy()
+
+    def keep_picture(self) -> None:
+        """Writes the kept picture where the report looks for it."""
+        import numpy as np
+
+        Path(self.job.pictures).mkdir(parents=True, exist_ok=True)
+        arrays = {**self.kept, "index": np.array(self.kept["index"])}
+        tmp = picture_file(self.job.pictures, self.job.key).with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, picture_file(self.job.pictures, self.job.key))
+
+
 def run_job(job: Job) -> dict:
     """Codes one sequence at one QP with one filter; never raises (failures are rows)."""
     import hm_bridge as hb
-    from experiments.metrics import cs_psnr, ssim_y
+    from experiments.metrics import cs_psnr
 
     row = {"key": job.key, "sequence": job.sequence, "class": job.cls, "config": job.config, "qp": job.qp,
            "arm": job.arm, "filter": job.filter}
     try:
         video = _video(job.sequence, job.sequence_dir, job.frames)
-        if job.codec == "x265":
-            r = hb.encode(video, config=job.config, qp=job.qp, preset=job.preset, loop_filter=_filter(job.filter),
-                          threads=1, frame_threads=1, qp_cascade=job.qp_cascade, placement=job.placement)
-        else:
-            r = hb.get_codec(job.codec, job.hm_dir).encode(video, config=job.config, qp=job.qp,
-                                                           loop_filter=_filter(job.filter), placement=job.placement,
-                                                           sequence=job.hm_cfg)
+        metrics = _PictureMetrics(job, len(video))
+        # x265's own settings only for x265: another backend refuses them (ValueError)
+        x265 = dict(preset=job.preset, threads=1, frame_threads=1, qp_cascade=job.qp_cascade) \
+            if job.codec == "x265" else {}
+        r = hb.encode(video, config=job.config, qp=job.qp, loop_filter=_filter(job.filter), placement=job.placement,
+                      codec=job.codec, hm_dir=job.hm_dir, sequence=job.hm_cfg, on_picture=metrics, **x265)
         # verify=True: a recon/decoder mismatch raises
-        versions = {"encoder": r.encoder, "x265": r.x265_version, "hm-cnn-loop": git_commit(short=True)}
+        versions = {"encoder": r.encoder, "hm-cnn-loop": git_commit(short=True)}
         if job.pictures:
-            _keep_picture(job, video, r.recon)
+            metrics.keep_picture()
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
         row.update(
             status="done", frames=len(video), fps=video.fps, rate_bytes=r.rate_bytes, kbps=r.kbps,
             psnr_y=r.psnr.y, psnr_u=r.psnr.u, psnr_v=r.psnr.v, psnr_yuv=r.psnr.yuv, mse_psnr_y=r.psnr.mse_y,
-            ssim_y=ssim_y(video, r.recon), cs_psnr=cs_psnr(r.psnr), enc_seconds=r.seconds,
+            ssim_y=float(metrics.ssim.mean()), cs_psnr=cs_psnr(r.psnr), enc_seconds=r.seconds,
             dec_seconds=r.decode.seconds, md5_match=int(bool(r.md5_match)), side_info_bytes=r.side_info_bytes,
             per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist(),
                        "types": r.frame_types, "qps": r.slice_qps},
@@ -158,20 +188,6 @@ def run_job(job: Job) -> dict:
     except Exception as e:  # recorded, reported, retried on the next run
         row.update(status="failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=3)}")
     return row
-
-
-def _keep_picture(job: Job, video, recon) -> None:
-    """The middle picture's luma (and, for the anchor, the source's): the report's crops."""
-    import numpy as np
-
-    Path(job.pictures).mkdir(parents=True, exist_ok=True)
-    i = len(video) // 2
-    arrays = {"recon": recon.y[i], "index": np.array(i)}
-    if job.arm == "anchor":
-        arrays["orig"] = video.y[i]
-    tmp = picture_file(job.pictures, job.key).with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, picture_file(job.pictures, job.key))
 
 
 # --- coordination --------------------------------------------------------------------------

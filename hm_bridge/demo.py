@@ -17,7 +17,8 @@ def run(resolve_filter, clip: str = "carphone", frames: int = 17, qp: int = 32, 
     rows = []
     jobs = [(c, f) for c in configs for f in ("none", filter_spec)]
     for config, spec in tqdm(jobs, desc="demo encodes", unit="encode"):
-        result = encode(video, config=config, qp=qp, preset=preset, loop_filter=resolve_filter(spec))
+        result = encode(video, config=config, qp=qp, preset=preset, loop_filter=resolve_filter(spec),
+                        recon="memory" if spec != "none" else None)
         row = {
             "config": config, "filter": spec, "kbps": result.kbps, "psnr_y": result.psnr.y,
             "psnr_u": result.psnr.u, "psnr_v": result.psnr.v, "side_info_bytes": result.side_info_bytes,

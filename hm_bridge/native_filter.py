@@ -13,7 +13,8 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-from hm_bridge._core import FILTER_ABI_VERSION, FILTER_CAPSULE_NAME, FILTER_CLOSE_SYMBOL, FILTER_OPEN_SYMBOL
+from hm_bridge._core import (FILTER_ABI_VERSION, FILTER_CAPSULE_NAME, FILTER_CLOSE_SYMBOL, FILTER_OPEN_ERROR_SYMBOL,
+                             FILTER_OPEN_SYMBOL)
 
 # module-level: a capsule keeps a pointer to these bytes
 _CAPSULE_NAME = FILTER_CAPSULE_NAME.encode()
@@ -48,7 +49,13 @@ class NativeLibraryFilter:
         self.path, self.options = path, options
         self._table = open_fn(options.encode() if options is not None else None)
         if not self._table:
-            raise ValueError(f"{path}: {FILTER_OPEN_SYMBOL}({options!r}) refused the options")
+            why = getattr(self._lib, FILTER_OPEN_ERROR_SYMBOL, None)
+            reason = ""
+            if why is not None:
+                why.restype, why.argtypes = ctypes.c_char_p, ()
+                reason = (why() or b"").decode(errors="replace")
+            raise ValueError(f"{path}: {FILTER_OPEN_SYMBOL}({options!r}) refused the options"
+                             + (f": {reason}" if reason else ""))
         version = ctypes.c_uint32.from_address(self._table).value  # first field: abi_version
         if version != FILTER_ABI_VERSION:
             self.close()

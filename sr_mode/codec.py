@@ -110,7 +110,7 @@ def sr_encode(rgb: np.ndarray, qp: int, models: SRModels, *, criterion: str = "s
     check_qp(qp)
     full = rgb_to_video(rgb, multiple=4)
     lr = half_size(full)
-    coded = hb.encode(lr, config="ai", qp=qp, preset=preset)  # verify=True: bit-exact content stream
+    coded = hb.encode(lr, config="ai", qp=qp, preset=preset, recon="memory")  # verify=True: bit-exact content stream
     distortions = _distortions(models, qp, full, coded.recon, criterion)
     best = min(UPSAMPLERS, key=lambda m: (distortions[m], UPSAMPLERS.index(m)))
     content = strip_hash_sei(coded.bitstream)

@@ -1,5 +1,6 @@
 """VRCNN, export, and the libtorch runner inside the codec loop."""
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ def model_dir(tmp_path_factory):
     for qp, seed in ((22, 1), (37, 2)):
         export_torchscript(_model(seed), d / f"qp{qp}.pt")
         write_metadata(d / f"qp{qp}.json", arch="vrcnn", qp=qp)
-    (d / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "models": {"22": "qp22.pt", "37": "qp37.pt"}}))
+    (d / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "receptive_radius": 6,
+                                                        "models": {"22": "qp22.pt", "37": "qp37.pt"}}))
     return d
 
 
@@ -81,7 +83,7 @@ def test_aoti_package_runs_the_model(tmp_path):
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_cnn_in_the_loop_is_bit_exact(model_dir, carphone, config, rdo):
     f = load_filter(model_dir, device="cpu", rdo=rdo)
-    r = hb.encode(carphone[:9], config=config, qp=37, preset="medium", loop_filter=f, frame_threads=2)
+    r = hb.encode(carphone[:9], recon="memory", config=config, qp=37, preset="medium", loop_filter=f, frame_threads=2)
     assert r.md5_match and r.decode.hash_ok  # verify=True decoded with the same filter
     if not rdo:
         assert r.side_info_bytes > 0
@@ -97,7 +99,7 @@ def test_nearest_qp_model_is_selected_and_signalled(model_dir, clip9):
     assert f.qps == [22, 37]
     assert [f.select_model(q) for q in (0, 22, 27, 29, 30, 32, 37, 51)] == [0, 0, 0, 0, 1, 1, 1, 1]
     for qp, expected in ((24, 0), (35, 1)):
-        r = hb.encode(clip9[:3], config="ai", qp=qp, preset="medium", loop_filter=f)
+        r = hb.encode(clip9[:3], recon="memory", config="ai", qp=qp, preset="medium", loop_filter=f)
         assert set(_model_ids(r.bitstream, clip9.width, clip9.height)) == {expected}
     # a single model file serves every QP
     single = load_filter(model_dir / "qp22.pt", rdo=False)
@@ -105,7 +107,7 @@ def test_nearest_qp_model_is_selected_and_signalled(model_dir, clip9):
 
 
 def test_decoding_with_other_models_is_reported_not_hidden(model_dir, tmp_path, clip9):
-    r = hb.encode(clip9[:4], config="ldp", qp=37, preset="medium", loop_filter=load_filter(model_dir, rdo=False))
+    r = hb.encode(clip9[:4], recon="memory", config="ldp", qp=37, preset="medium", loop_filter=load_filter(model_dir, rdo=False))
     other = tmp_path / "other"
     other.mkdir()
     export_torchscript(_model(9), other / "qp37.pt")
@@ -137,7 +139,8 @@ def test_missing_corrupt_and_mismatched_models_give_clear_errors(tmp_path, model
         load_filter(wrong)
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "models": {"32": "gone.pt"}}))
+    (broken / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "receptive_radius": 6,
+                                                          "models": {"32": "gone.pt"}}))
     with pytest.raises(FileNotFoundError, match="gone.pt"):
         load_filter(broken)
     with pytest.raises(ValueError, match="CUDA is not available|fp16"):
@@ -147,7 +150,7 @@ def test_missing_corrupt_and_mismatched_models_give_clear_errors(tmp_path, model
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_runner_is_bit_exact_on_the_same_device(model_dir, clip9):
     f = load_filter(model_dir, device="cuda", rdo=False)
-    r = hb.encode(clip9, config="ra", qp=37, preset="medium", loop_filter=f)
+    r = hb.encode(clip9, recon="memory", config="ra", qp=37, preset="medium", loop_filter=f)
     assert r.md5_match
 
 
@@ -241,7 +244,7 @@ def yuv_model_dir(tmp_path_factory):
     with torch.no_grad():
         m.tail.weight.normal_(0, 0.02)
     export_torchscript(m, d / "model.pt")
-    write_qp_input_manifest(d, "yuv_resnet", "loop_yuv", "model.pt", [22, 37])
+    write_qp_input_manifest(d, "yuv_resnet", "loop_yuv", "model.pt", [22, 37], receptive_radius=24)
     return d
 
 
@@ -264,7 +267,7 @@ def test_yuv_model_runs_tiled_like_whole_picture_pytorch(yuv_model_dir, clip9):
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_yuv_model_in_the_loop_filters_chroma_bit_exactly(yuv_model_dir, carphone, config):
     f = load_filter(yuv_model_dir, device="cpu", rdo=False)
-    r = hb.encode(carphone[:5], config=config, qp=32, preset="medium", loop_filter=f)
+    r = hb.encode(carphone[:5], recon="memory", config=config, qp=32, preset="medium", loop_filter=f)
     assert r.md5_match and r.decode.hash_ok
     infos = [side_info.unpack(p, carphone.width, carphone.height) for p in side_info_payloads(r.bitstream)]
     assert len(infos) == 5 and all(i.model_id == 0 and i.frame_on and i.cb_on and i.cr_on for i in infos)
@@ -273,15 +276,15 @@ def test_yuv_model_in_the_loop_filters_chroma_bit_exactly(yuv_model_dir, carphon
 
 
 def test_luma_models_refuse_a_stream_that_filters_chroma(yuv_model_dir, model_dir, clip9):
-    r = hb.encode(clip9[:2], config="ai", qp=32, preset="medium", loop_filter=load_filter(yuv_model_dir, rdo=False))
+    r = hb.encode(clip9[:2], recon="memory", config="ai", qp=32, preset="medium", loop_filter=load_filter(yuv_model_dir, rdo=False))
     with pytest.raises(RuntimeError, match="filters chroma, the loaded models are luma only"):
         hb.decode(r.bitstream, loop_filter=load_filter(model_dir))
 
 
 def test_post_filter_placement_is_the_model_on_every_sample(model_dir, clip9):
     f = load_filter(model_dir, device="cpu")
-    r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=f, placement="post")
-    anchor = hb.encode(clip9[:3], config="ai", qp=37, preset="medium")
+    r = hb.encode(clip9[:3], recon="memory", config="ai", qp=37, preset="medium", loop_filter=f, placement="post")
+    anchor = hb.encode(clip9[:3], recon="memory", config="ai", qp=37, preset="medium")
     assert r.bitstream == anchor.bitstream and r.side_info_bytes == 0 and r.md5_match
     for i in range(3):
         assert np.array_equal(r.recon.y[i], f.filter_plane(37, anchor.recon.y[i])[0])
@@ -300,7 +303,7 @@ def test_model_complexity_is_reported_for_every_registered_model():
 def test_the_qp_input_models_id_round_trips_in_the_side_information(yuv_model_dir, clip9):
     f = load_filter(yuv_model_dir, device="cpu", rdo=False)
     for qp in (22, 37):
-        r = hb.encode(clip9[:2], config="ai", qp=qp, preset="medium", loop_filter=f)
+        r = hb.encode(clip9[:2], recon="memory", config="ai", qp=qp, preset="medium", loop_filter=f)
         ids = _model_ids(r.bitstream, clip9.width, clip9.height)
         assert ids == [f.select_model(qp)] * 2 == [0, 0] and r.md5_match
 
@@ -324,7 +327,7 @@ def test_min_gain_leaves_marginal_pictures_unfiltered(models, carphone):
     from cnn_filter.filters import resolve_filter
 
     clip, path = carphone[:5], REPO / "models" / models
-    anchor = hb.encode(clip, config="ra", qp=37, preset="medium")
+    anchor = hb.encode(clip, recon="memory", config="ra", qp=37, preset="medium")
     on = hb.encode(clip, config="ra", qp=37, preset="medium", loop_filter=load_filter(path, device="cpu", min_gain=0.0))
     assert on.side_info_bytes > 0 and on.md5_match
     # no picture gains half of its SSE: nothing is filtered, the stream is the anchor's
@@ -345,11 +348,11 @@ def test_encoder_levers_measure_what_the_loop_runs(clip9):
     if not all((p / "manifest.json").exists() for p in paths):
         pytest.skip("no shipped models/yuv_resnet and models/vrcnn")
     filt, other = (load_filter(p, device="cpu") for p in paths)
-    a = hb.encode(clip9[:1], config="ai", qp=32, preset="medium")
+    a = hb.encode(clip9[:1], recon="memory", config="ai", qp=32, preset="medium")
     y, uv, src = a.recon.y[0], np.stack([a.recon.u[0], a.recon.v[0]]), clip9.y[0]
     # the study's filtered luma is the loop's (one intra picture, every block on)
     for path, f in zip(paths, (filt, other)):
-        loop = hb.encode(clip9[:1], config="ai", qp=32, preset="medium", loop_filter=load_filter(path, rdo=False))
+        loop = hb.encode(clip9[:1], recon="memory", config="ai", qp=32, preset="medium", loop_filter=load_filter(path, rdo=False))
         assert loop.md5_match and np.array_equal(loop.recon.y[0], run_filter(f, 32, y, uv))
     assert not np.array_equal(run_filter(filt, 35, y, uv), run_filter(filt, 32, y, uv))  # the offset reaches the QP plane
     e = block_sse(y, src)
@@ -357,3 +360,44 @@ def test_encoder_levers_measure_what_the_loop_runs(clip9):
     g = picture_levers(filt, other, 32, y, uv, src, [-3, 0, 3])
     assert g["model"] > 0.05 and g["other"] > 0.05  # both shipped models gain on a camera picture
     assert max(g["model"], g["other"]) <= g["model choice per block"] <= g["model choice per block, or off"]
+
+
+SHIPPED_LOOP_MODELS = ["vrcnn", "vrcnn_replace", "yuv_resnet", "yuv_resnet_replace", "vrcnn-int"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_LOOP_MODELS)
+def test_each_shipped_model_gives_the_same_picture_as_a_plugin_and_in_process(name):
+    """The plug-in (its own C++ manifest reader, as HM loads it) against the in-process
+    runner, on a picture wider than a 256-sample tile (a wrong tile context shows at the
+    seams): bit for bit, at two QPs."""
+    from cnn_filter import load_filter
+    from cnn_filter.loader import INT_PLUGIN_NAME, PLUGIN_NAME, plugin_path
+    from cnn_filter.zoo import open_models
+    from hm_bridge.clips import load_builtin
+
+    models = REPO / "models" / name
+    picture = load_builtin("bikes", 1)  # 640x272: tiles meet at x = 256, 512 and y = 256
+    integer = open_models(models).integer
+    plugin = hb.load_native_filter(plugin_path(INT_PLUGIN_NAME if integer else PLUGIN_NAME),
+                                   f"models={models}" + ("" if integer else ";device=cpu"))
+    in_process = load_filter(models, device="cpu")
+    for qp in (22, 37):
+        a = hb.post_filter(picture, in_process, [qp], ["I"])
+        b = hb.post_filter(picture, plugin, [qp], ["I"])
+        assert a.md5() == b.md5(), f"{name} QP {qp}: plug-in != in-process"
+        assert a.md5() != picture.md5()  # the model did filter
+
+
+def test_a_manifest_without_the_receptive_radius_is_refused_by_both_readers(tmp_path):
+    from cnn_filter.loader import PLUGIN_NAME, plugin_path
+    from cnn_filter.zoo import open_models
+
+    d = tmp_path / "m"
+    shutil.copytree(REPO / "models" / "yuv_resnet", d)
+    meta = json.loads((d / "manifest.json").read_text())
+    del meta["receptive_radius"]
+    (d / "manifest.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="receptive_radius"):
+        open_models(d)
+    with pytest.raises(ValueError, match="refused the options: .*receptive_radius"):
+        hb.load_native_filter(plugin_path(PLUGIN_NAME), f"models={d};device=cpu")

@@ -111,7 +111,7 @@ def test_replace_placement_codes_without_deblocking_and_sao(carphone):
     loop = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", loop_filter=f)
     replace = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", loop_filter=f, placement="replace")
     plain = hb.encode(carphone[:5], config="ra", qp=37, preset="medium", placement="replace")
-    assert replace.md5_match and ("no-deblock", "") in replace.x265_options and ("no-sao", "") in replace.x265_options
+    assert replace.md5_match and "--no-deblock" in replace.encoder_options and "--no-sao" in replace.encoder_options
     assert replace.bitstream != loop.bitstream and replace.side_info_bytes > 0
     assert plain.psnr.y < hb.encode(carphone[:5], config="ra", qp=37, preset="medium").psnr.y  # DBF+SAO help
 
@@ -126,45 +126,61 @@ def _hm():
     return HMBuild.find()
 
 
+HAND_CFG = {"ai": "encoder_intra_main.cfg", "ra": "encoder_randomaccess_main.cfg", "ldb": "encoder_lowdelay_main.cfg",
+            "ldp": "encoder_lowdelay_P_main.cfg"}
+
+
 @pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])
 def test_hm_anchor_equals_a_hand_run_hm_encode(clip9, tmp_path, config):
-    from hm_bridge.hm import encoder_args, hm_encode, parse_encoder_log
+    """The backend's anchor against HM run by hand with the command line hm-facts documents
+    (written out here, not built by the code under test): same bytes; PSNR and rate
+    computed here from the files."""
+    from hm_bridge.bitstream import count_bytes
 
     hm = _hm()
-    r = hm_encode(clip9, config=config, qp=32, hm=hm)
+    r = hb.encode(clip9, config=config, qp=32, codec="hm", hm_dir=hm, recon="memory")
     assert r.md5_match and r.encoder == hm.version
     clip9.to_yuv(tmp_path / "in.yuv")
-    files = {"in": str(tmp_path / "in.yuv"), "bin": str(tmp_path / "s.bin"), "rec": str(tmp_path / "rec.yuv")}
-    log = subprocess.run(encoder_args(hm, config, 32, clip9, None, "loop", files), capture_output=True, text=True,
-                         env={k: v for k, v in os.environ.items() if k != "HMCNN_FILTER"}, check=True).stdout
-    assert (tmp_path / "s.bin").read_bytes() == r.bitstream
-    pictures, _ = parse_encoder_log(log)
-    assert np.abs(r.psnr.per_frame[:, 0] - [p.psnr[0] for p in pictures]).max() <= 0.01
+    args = [str(hm.encoder), "-c", str(hm.root / "cfg" / HAND_CFG[config]), "-i", str(tmp_path / "in.yuv"),
+            "-b", str(tmp_path / "s.bin"), "-o", str(tmp_path / "rec.yuv"), "-q", "32", "--SEIDecodedPictureHash=1",
+            "-wdt", "176", "-hgt", "144", "-fr", "30", "-f", "9", "--InputBitDepth=8", "--InternalBitDepth=8",
+            "--OutputBitDepth=8", "--InputChromaFormat=420", "--Level=6.2", "--FrameSkip=0",
+            "--ConformanceWindowMode=1"] + (["--IntraPeriod=32"] if config == "ra" else [])
+    subprocess.run(args, capture_output=True, text=True, check=True,
+                   env={k: v for k, v in os.environ.items() if k != "HMCNN_FILTER"})
+    stream = (tmp_path / "s.bin").read_bytes()
+    assert stream == r.bitstream
+    rec = np.fromfile(tmp_path / "rec.yuv", np.uint8).reshape(9, -1)
+    src = np.fromfile(tmp_path / "in.yuv", np.uint8).reshape(9, -1)
+    mse_y = ((rec[:, :176 * 144].astype(float) - src[:, :176 * 144]) ** 2).mean(axis=1)
+    assert np.abs(r.psnr.per_frame[:, 0] - 10 * np.log10(255 ** 2 / mse_y)).max() < 1e-9
+    # per-frame bits: access units, summing to the stream's bytes less the picture-hash SEI
+    assert r.bits_per_frame.sum() == 8 * (len(stream) - count_bytes(stream).hash_sei) == 8 * r.rate_bytes
 
 
 @pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])
 def test_vrcnn_plugin_in_hms_loop_matches_hm_and_libde265(clip9, config):
     from cnn_filter import load_filter
-    from hm_bridge.hm import hm_encode
 
     hm = _hm()
     if not hm.integrated:
         pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
     f = load_filter(REPO / "models" / "vrcnn", device="cpu", rdo=False)
-    r = hm_encode(clip9[:5], config=config, qp=37, hm=hm, loop_filter=f)  # HM decoder and libde265 both checked
+    r = hb.encode(clip9[:5], config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f)  # HM decoder and libde265 both checked
     assert r.md5_match and r.side_info_bytes > 0
     assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
 
 
 def test_hm_post_filter_and_replace_placements(clip9):
     from cnn_filter import load_filter
-    from hm_bridge.hm import hm_encode
 
     hm = _hm()
     f = load_filter(REPO / "models" / "vrcnn", device="cpu")
-    post = hm_encode(clip9[:3], config="ai", qp=37, hm=hm, loop_filter=f, placement="post")
-    anchor = hm_encode(clip9[:3], config="ai", qp=37, hm=hm)
+    post = hb.encode(clip9[:3], config="ai", qp=37, codec="hm", hm_dir=hm, loop_filter=f, placement="post")
+    anchor = hb.encode(clip9[:3], config="ai", qp=37, codec="hm", hm_dir=hm)
+    with pytest.raises(ValueError, match="cannot honour preset"):
+        hb.encode(clip9[:3], config="ai", qp=37, codec="hm", hm_dir=hm, preset="slow")
     assert post.bitstream == anchor.bitstream and post.md5_match and post.psnr.y > anchor.psnr.y
     if hm.integrated:
-        replace = hm_encode(clip9[:3], config="ai", qp=37, hm=hm, loop_filter=f, placement="replace")
+        replace = hb.encode(clip9[:3], config="ai", qp=37, codec="hm", hm_dir=hm, loop_filter=f, placement="replace")
         assert replace.md5_match and "--SAO=0" in replace.encoder_options

@@ -9,7 +9,7 @@ import hm_bridge as hb
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_native_filter_recon_equals_decoder_output(carphone, config, frame_threads):
     f = hb.SmoothingFilter(rdo=False)
-    r = hb.encode(carphone, config=config, qp=37, preset="medium", loop_filter=f, frame_threads=frame_threads,
+    r = hb.encode(carphone, recon="memory", config=config, qp=37, preset="medium", loop_filter=f, frame_threads=frame_threads,
                   verify=False)
     d = hb.decode(r.bitstream, loop_filter=f)
     assert d.video.md5() == r.recon.md5()
@@ -39,7 +39,7 @@ def test_a_filter_whose_gain_does_not_pay_for_its_side_information_stays_off(car
 
 def _drift(carphone, config):
     f = hb.SmoothingFilter(rdo=False)
-    r = hb.encode(carphone, config=config, qp=32, preset="medium", loop_filter=f)
+    r = hb.encode(carphone, recon="memory", config=config, qp=32, preset="medium", loop_filter=f)
     assert r.md5_match
     plain = hb.decode(r.bitstream)  # the same stream, decoded without the filter
     assert not plain.hash_ok  # its picture hashes cover the filtered pictures
@@ -64,7 +64,7 @@ def test_a_post_filter_would_not_drift_ai(clip9):
     """Contrast: in all-intra nothing is predicted across pictures, so each picture's
     error stays that picture's own (same size everywhere)."""
     f = hb.SmoothingFilter(rdo=False)
-    r = hb.encode(clip9, config="ai", qp=32, preset="medium", loop_filter=f)
+    r = hb.encode(clip9, recon="memory", config="ai", qp=32, preset="medium", loop_filter=f)
     psnr = r.recon.psnr(hb.decode(r.bitstream).video).per_frame[:, 0]
     assert psnr.max() - psnr.min() < 3
 
@@ -86,7 +86,7 @@ def test_python_callable_filter_in_the_loop(clip9, config):
         _darken(pic)
         return b"py" if pic.is_encoder else None
 
-    r = hb.encode(clip9, config=config, qp=32, preset="medium", loop_filter=filt, frame_threads=2)
+    r = hb.encode(clip9, recon="memory", config=config, qp=32, preset="medium", loop_filter=filt, frame_threads=2)
     assert r.md5_match
     # POC counts from the last IDR: in all-intra every picture is an IDR
     assert sorted(calls["enc"]) == sorted(calls["dec"]) == ([0] * 9 if config == "ai" else list(range(9)))
@@ -118,7 +118,7 @@ def test_exception_in_python_filter_surfaces_from_encode(clip9, frame_threads):
 
 
 def test_exception_in_python_filter_surfaces_from_decode(clip9):
-    r = hb.encode(clip9, config="ldp", qp=32, preset="medium")
+    r = hb.encode(clip9, recon="memory", config="ldp", qp=32, preset="medium")
 
     def bad(pic):
         raise Boom("decoder-side failure")

@@ -32,7 +32,7 @@ def int_dir(tmp_path_factory, clip9):
     calibration = [clip9.y[i] for i in range(3)]
     for qp, seed in ((22, 1), (37, 2)):
         save(quantize(_vrcnn(seed), "vrcnn", calibration), d / f"qp{qp}.hmq")
-    write_manifest(d, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq")
+    write_manifest(d, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq", receptive_radius=6)
     return d
 
 
@@ -46,7 +46,7 @@ def test_every_kernel_thread_count_and_stripe_gives_the_reference_bits(int_dir, 
     rng = np.random.default_rng(4)
     planes = [rng.integers(0, 256, (46, 70), dtype=np.uint8), rng.integers(0, 256, (64, 96), dtype=np.uint8),
               rng.integers(0, 256, (203, 37), dtype=np.uint8),  # odd sizes; many bands in one stripe
-              clip9.y[0], hb.encode(clip9[:1], config="ai", qp=37, preset="medium").recon.y[0]]
+              clip9.y[0], hb.encode(clip9[:1], recon="memory", config="ai", qp=37, preset="medium").recon.y[0]]
     assert f.winograd_layers(37) == ["conv2_5x5", "conv2_3x3", "conv3_3x3"]  # the fast path is exercised
     for plane in planes:
         ref = run_integer(model, plane)  # the Python reference (exact int32 arithmetic)
@@ -70,7 +70,7 @@ def test_winograd_only_where_every_step_is_provably_exact(int_dir, tmp_path, cli
     d = tmp_path / "big"
     d.mkdir()
     save(model, d / "qp37.hmq")
-    write_manifest(d, "vrcnn", "loop", {37: "qp37.hmq"}, format="hmq")
+    write_manifest(d, "vrcnn", "loop", {37: "qp37.hmq"}, format="hmq", receptive_radius=6)
     f = load_integer_filter(d)
     assert f.winograd_layers(37) == ["conv2_3x3", "conv3_3x3"]
     ref = run_integer(model, clip9.y[0])
@@ -82,20 +82,20 @@ def test_winograd_only_where_every_step_is_provably_exact(int_dir, tmp_path, cli
 def test_encode_with_one_runner_configuration_decode_with_another(int_dir, carphone, config):
     enc = load_integer_filter(int_dir, kernel=KERNELS[-1], threads=2, stripe=16, rdo=False)
     dec = load_integer_filter(int_dir, kernel="scalar", threads=1, stripe=64)
-    r = hb.encode(carphone[:9], config=config, qp=37, preset="medium", loop_filter=enc, verify=False)
+    r = hb.encode(carphone[:9], recon="memory", config=config, qp=37, preset="medium", loop_filter=enc, verify=False)
     d = hb.decode(r.bitstream, loop_filter=dec)
     assert d.video.md5() == r.recon.md5() and d.hash_ok and r.side_info_bytes > 0
     assert not hb.decode(r.bitstream).hash_ok
 
 
 def test_a_decoder_with_another_model_refuses_the_stream(int_dir, tmp_path, clip9):
-    r = hb.encode(clip9[:2], config="ai", qp=37, preset="medium", loop_filter=load_integer_filter(int_dir, rdo=False))
+    r = hb.encode(clip9[:2], recon="memory", config="ai", qp=37, preset="medium", loop_filter=load_integer_filter(int_dir, rdo=False))
     other = tmp_path / "other"
     other.mkdir()
     calibration = [clip9.y[0]]
     for qp, seed in ((22, 1), (37, 9)):  # QP 37's model differs
         save(quantize(_vrcnn(seed), "vrcnn", calibration), other / f"qp{qp}.hmq")
-    write_manifest(other, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq")
+    write_manifest(other, "vrcnn", "loop", {22: "qp22.hmq", 37: "qp37.hmq"}, format="hmq", receptive_radius=6)
     expected = content_hash((int_dir / "qp37.hmq").read_bytes())
     with pytest.raises(RuntimeError, match=f"coded with the model of content hash {expected:04x}, this decoder holds"):
         hb.decode(r.bitstream, loop_filter=load_integer_filter(other))
@@ -136,7 +136,7 @@ def test_quantization_aware_fine_tuning_runs_and_keeps_the_scales(clip9):
 
     m = _vrcnn(3)
     q = quantize(m, "vrcnn", [clip9.y[0]])
-    recon = hb.encode(clip9[:2], config="ai", qp=37, preset="medium").recon.y
+    recon = hb.encode(clip9[:2], recon="memory", config="ai", qp=37, preset="medium").recon.y
     tuned = qat_finetune(m, "vrcnn", q, list(recon), list(clip9.y[:2]), steps=3, patch=32, batch=2)
     again = quantize(tuned, "vrcnn", [clip9.y[0]], peaks={int(k): v for k, v in q.meta["peaks"].items()})
     assert [t[1] for t in again.tensors] == [t[1] for t in q.tensors]

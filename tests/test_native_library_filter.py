@@ -19,7 +19,7 @@ def library(tmp_path_factory):
 @pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
 def test_c_filter_library_runs_in_the_loop_bit_exactly(library, carphone, config):
     f = hb.load_native_filter(library)
-    r = hb.encode(carphone[:9], config=config, qp=37, preset="medium", loop_filter=f, frame_threads=2)
+    r = hb.encode(carphone[:9], recon="memory", config=config, qp=37, preset="medium", loop_filter=f, frame_threads=2)
     assert r.md5_match and r.decode.hash_ok and r.side_info_bytes > 0
     assert not hb.decode(r.bitstream).hash_ok  # decoded without it, the pictures differ
 
@@ -28,8 +28,8 @@ def test_c_filter_applies_exactly_the_signalled_band_offsets(library, carphone):
     """All intra: the unfiltered decode is the picture the filter saw, so filtered - unfiltered
     must be the signalled offset of each sample's band, sample for sample."""
     clip = carphone[:4]
-    anchor = hb.encode(clip, config="ai", qp=37, preset="medium")
-    r = hb.encode(clip, config="ai", qp=37, preset="medium", loop_filter=hb.load_native_filter(library))
+    anchor = hb.encode(clip, recon="memory", config="ai", qp=37, preset="medium")
+    r = hb.encode(clip, recon="memory", config="ai", qp=37, preset="medium", loop_filter=hb.load_native_filter(library))
     plain = hb.decode(r.bitstream).video
     assert plain.md5() == anchor.recon.md5()  # the filter changed no coding decision in AI
     infos = iter(side_info_payloads(r.bitstream))
@@ -48,7 +48,7 @@ def test_c_filter_applies_exactly_the_signalled_band_offsets(library, carphone):
 
 def test_options_and_resolve_filter_spec(library, clip9):
     small = resolve_filter(f"{library}:max_offset=1")
-    r = hb.encode(clip9[:3], config="ai", qp=37, preset="medium", loop_filter=small)
+    r = hb.encode(clip9[:3], recon="memory", config="ai", qp=37, preset="medium", loop_filter=small)
     payloads = side_info_payloads(r.bitstream)
     assert payloads  # offsets of +-1 still pay off at QP 37
     for info in payloads:

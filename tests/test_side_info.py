@@ -59,7 +59,7 @@ def _random_block_filter(seed, log):
 def test_random_ctu_maps_reach_the_decoder_byte_for_byte(clip9, config):
     enc_log, dec_log = [], []
     filt = _random_block_filter(7, enc_log)
-    r = hb.encode(clip9, config=config, qp=32, preset="medium", loop_filter=filt, verify=False)
+    r = hb.encode(clip9, recon="memory", config=config, qp=32, preset="medium", loop_filter=filt, verify=False)
     d = hb.decode(r.bitstream, loop_filter=_random_block_filter(0, dec_log))
     assert d.video.md5() == r.recon.md5() and d.hash_ok
     # decode order differs from call order under frame threads: compare as multisets
@@ -72,7 +72,7 @@ def test_native_filter_side_info_parses_in_python_and_off_blocks_are_unchanged(c
     """AI: pictures are independent, so decoding with vs without the native filter may
     differ only inside blocks the side information switched on."""
     f = hb.SmoothingFilter(model_id=5, lambda_scale=0)  # by distortion alone: a mixed block map
-    r = hb.encode(carphone, config="ai", qp=37, preset="medium", loop_filter=f)
+    r = hb.encode(carphone, recon="memory", config="ai", qp=37, preset="medium", loop_filter=f)
     payloads = side_info_payloads(r.bitstream)  # parsed in Python, independently of the decoder
     assert payloads, "the RDO switched no block on at QP 37: test clip too easy?"
     plain = hb.decode(r.bitstream).video

@@ -236,6 +236,7 @@ PYBIND11_MODULE(_core, m) {
     m.attr("FILTER_CAPSULE_NAME") = HMCNN_FILTER_CAPSULE_NAME;
     m.attr("FILTER_OPEN_SYMBOL") = HMCNN_FILTER_OPEN_SYMBOL;
     m.attr("FILTER_CLOSE_SYMBOL") = HMCNN_FILTER_CLOSE_SYMBOL;
+    m.attr("FILTER_OPEN_ERROR_SYMBOL") = HMCNN_FILTER_OPEN_ERROR_SYMBOL;
     m.attr("MAX_SIDE_INFO") = HMCNN_MAX_SIDE_INFO;
     m.attr("BLOCK_POLICY") = block_policy_id();  // our native filters' on/off rule (block_policy.h)
     m.attr("X265_VERSION") = x265_version_str;

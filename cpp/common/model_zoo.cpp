@@ -145,8 +145,13 @@ void from_manifest(const std::string& dir, ModelZoo* zoo) {
     auto text = [&](const char* key) { auto f = m.fields.find(key); return f != m.fields.end() ? f->second.text : ""; };
     zoo->arch = text("arch");
     if (!text("kind").empty()) zoo->kind = text("kind");
+    // Written once, by the exporter (cnn_filter/zoo.py write_manifest); never guessed here:
+    // a wrong tile context is a silently wrong picture in another host.
     auto radius = m.fields.find("receptive_radius");
-    if (radius != m.fields.end()) zoo->receptive_radius = (int)radius->second.number;
+    if (radius == m.fields.end() || radius->second.kind != Json::Number || radius->second.number < 0)
+        throw std::invalid_argument(path + " does not say the model's receptive_radius: re-export the models "
+                                           "(hmcnn train / quantize write it), or add it");
+    zoo->receptive_radius = (int)radius->second.number;
     auto single = m.fields.find("model");
     if (single != m.fields.end() && single->second.kind == Json::String && !single->second.text.empty()) {
         zoo->paths.push_back(dir + "/" + single->second.text);
@@ -208,6 +213,8 @@ ModelZoo read_model_zoo(const std::string& path, const std::string& ext) {
             if (meta.fields.count("qp") && meta.fields["qp"].kind == Json::Number) qp = (int)meta.fields["qp"].number;
             if (meta.fields.count("kind") && !meta.fields["kind"].text.empty()) zoo.kind = meta.fields["kind"].text;
             zoo.arch = meta.fields["arch"].text;
+            if (meta.fields.count("receptive_radius") && meta.fields["receptive_radius"].kind == Json::Number)
+                zoo.receptive_radius = (int)meta.fields["receptive_radius"].number;
         }
         zoo.qps.push_back(qp);
         zoo.paths.push_back(path);

@@ -13,7 +13,7 @@ struct ModelZoo {
     std::vector<int> qps;             // ascending; a QP-input model: the QPs it was trained on
     std::vector<std::string> paths;   // one per QP, or one for a QP-input model
     std::string arch, kind = "loop";
-    int receptive_radius = 0;         // 0 if the manifest does not say
+    int receptive_radius = 0;         // from the manifest (required there) or a file's sidecar (0 if absent)
 };
 
 // Reads a model directory or file; throws std::invalid_argument with the reason.

@@ -21,7 +21,11 @@ public:
             std::string key = item.substr(0, eq);
             bool ok = false;
             for (const char* k : known) ok |= key == k;
-            if (!ok) throw std::invalid_argument("unknown option '" + key + "'");
+            if (!ok) {
+                std::string takes;
+                for (const char* k : known) takes += std::string(takes.empty() ? "" : ", ") + k;
+                throw std::invalid_argument("unknown option '" + key + "' (this plug-in takes: " + takes + ")");
+            }
             values_[key] = item.substr(eq + 1);
         }
     }
@@ -53,5 +57,11 @@ private:
 
     std::map<std::string, std::string> values_;
 };
+
+// Why this thread's last hmcnn_filter_open failed (what hmcnn_filter_open_error returns).
+inline std::string& open_error() {
+    static thread_local std::string message;
+    return message;
+}
 
 }  // namespace hmcnn

@@ -25,7 +25,13 @@ Plugin::Plugin(const std::string& spec) : spec_(spec), library_(NULL), table_(NU
     close_ = reinterpret_cast<hmcnn_filter_close_fn>(dlsym(library_, HMCNN_FILTER_CLOSE_SYMBOL));
     if (!open) throw std::runtime_error(path + " does not export " HMCNN_FILTER_OPEN_SYMBOL "()");
     table_ = open(has_options ? options.c_str() : NULL);
-    if (!table_) throw std::runtime_error(path + ": " HMCNN_FILTER_OPEN_SYMBOL "() refused the options '" + options + "'");
+    if (!table_) {
+        hmcnn_filter_open_error_fn why =
+            reinterpret_cast<hmcnn_filter_open_error_fn>(dlsym(library_, HMCNN_FILTER_OPEN_ERROR_SYMBOL));
+        std::string reason = why && why() ? why() : "";
+        throw std::runtime_error(path + ": " HMCNN_FILTER_OPEN_SYMBOL "() refused the options '" + options + "'" +
+                                 (reason.empty() ? "" : ": " + reason));
+    }
     if (table_->abi_version != HMCNN_FILTER_ABI_VERSION)
         throw std::runtime_error(path + " speaks another filter ABI version");
 }

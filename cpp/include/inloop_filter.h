@@ -114,6 +114,11 @@ typedef struct hmcnn_filter {
 #define HMCNN_FILTER_CLOSE_SYMBOL "hmcnn_filter_close"
 typedef const hmcnn_filter* (*hmcnn_filter_open_fn)(const char* options);
 typedef void (*hmcnn_filter_close_fn)(const hmcnn_filter* filter);
+/* Optional (added within version 1): why the last hmcnn_filter_open() in this thread
+ * returned NULL, e.g. "unknown option 'device' (this plug-in takes: models, kernel, ...)".
+ * Loaders call it when present and show its text; "" when there is nothing to say. */
+#define HMCNN_FILTER_OPEN_ERROR_SYMBOL "hmcnn_filter_open_error"
+typedef const char* (*hmcnn_filter_open_error_fn)(void);
 
 /*
  * Between Python extensions a filter table crosses as a PyCapsule of this name holding

@@ -1,6 +1,6 @@
 // The integer CNN filter as a plain plug-in (libhmcnn_int_filter.so), without libtorch:
 //
-//   const hmcnn_filter* hmcnn_filter_open("models=DIR;kernel=auto|scalar|avx2|avx2-direct;threads=N;stripe=R (0: auto);rdo=1;min_gain=G");
+//   const hmcnn_filter* hmcnn_filter_open("models=DIR;device=cpu;kernel=auto|scalar|avx2|avx2-direct;threads=N;stripe=R (0: auto);rdo=1;min_gain=G");
 //
 // DIR holds .hmq models (manifest.json, as `hmcnn quantize` writes it, or qpNN.hmq files).
 #include <cstdio>
@@ -14,8 +14,11 @@
 extern "C" {
 
 __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(const char* options) {
+    hmcnn::open_error().clear();
     try {
-        hmcnn::PluginOptions o(options, {"models", "kernel", "threads", "stripe", "rdo", "log2_block", "min_gain"});
+        hmcnn::PluginOptions o(options, {"models", "device", "kernel", "threads", "stripe", "rdo", "log2_block", "min_gain"});
+        if (o.has("device") && o.text("device", "") != "cpu")
+            throw std::invalid_argument("device=" + o.text("device", "") + ": the integer plug-in runs on the CPU only");
         if (!o.has("models")) throw std::invalid_argument("options need models=DIR");
         hmcnn::ModelZoo zoo = hmcnn::read_model_zoo(o.text("models", ""), ".hmq");
         hmcnn::IntFilterOptions f;
@@ -29,9 +32,14 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         f.min_gain = o.number("min_gain", f.min_gain);
         return (new hmcnn::IntFilter(f))->table();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());
+        hmcnn::open_error() = e.what();  // open returns NULL: say why (hmcnn_filter_open_error)
+        std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());  // and where HM's users look
         return nullptr;
     }
+}
+
+__attribute__((visibility("default"))) const char* hmcnn_filter_open_error(void) {
+    return hmcnn::open_error().c_str();
 }
 
 __attribute__((visibility("default"))) void hmcnn_filter_close(const hmcnn_filter* filter) {

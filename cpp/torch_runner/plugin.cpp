@@ -19,6 +19,7 @@
 extern "C" {
 
 __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(const char* options) {
+    hmcnn::open_error().clear();
     try {
         hmcnn::PluginOptions o(options, {"models", "device", "tile", "context", "log2_block", "rdo", "half", "min_gain"});
         if (!o.has("models")) throw std::invalid_argument("options need models=DIR");
@@ -40,9 +41,14 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         t.min_gain = o.number("min_gain", t.min_gain);
         return (new hmcnn::TorchFilter(t))->table();
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());  // open returns NULL: say why
+        hmcnn::open_error() = e.what();  // open returns NULL: say why (hmcnn_filter_open_error)
+        std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());  // and where HM's users look
         return nullptr;
     }
+}
+
+__attribute__((visibility("default"))) const char* hmcnn_filter_open_error(void) {
+    return hmcnn::open_error().c_str();
 }
 
 __attribute__((visibility("default"))) void hmcnn_filter_close(const hmcnn_filter* filter) {
