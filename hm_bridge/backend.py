@@ -54,15 +54,16 @@ class Codec(ABC):
     #: backend-specific encode() settings it honours, with their defaults
     option_defaults: dict = {}
 
-    def check_options(self, given: dict) -> dict:
+    @classmethod
+    def check_options(cls, given: dict) -> dict:
         """The settings a caller gave (None = not given), completed with the defaults;
         ValueError naming any this backend cannot honour."""
         given = {k: v for k, v in given.items() if v is not None}
-        unknown = sorted(set(given) - set(self.option_defaults))
+        unknown = sorted(set(given) - set(cls.option_defaults))
         if unknown:
-            raise ValueError(f"the {self.name} backend cannot honour {', '.join(unknown)}: "
-                             f"it takes {', '.join(sorted(self.option_defaults)) or 'no backend options'}")
-        return {**self.option_defaults, **given}
+            raise ValueError(f"the {cls.name} backend cannot honour {', '.join(unknown)}: "
+                             f"it takes {', '.join(sorted(cls.option_defaults)) or 'no backend-specific options'}")
+        return {**cls.option_defaults, **given}
 
     def check_config(self, config: str) -> None:
         if config not in self.configs:

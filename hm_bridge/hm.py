@@ -175,9 +175,8 @@ class HMCodec(Codec):
 
     name = "hm"
     configs = tuple(CFG_FILES)
-    #: the in-process twin of the plug-in that libde265 cross-checks with (default: the
-    #: loop filter itself when it can run in process)
-    option_defaults = {"oracle": None}
+    #: none: HM's cfg files say it all (x265's preset, threads, cascade are refused)
+    option_defaults = {}
 
     def __init__(self, root=None):
         self.build = root if isinstance(root, HMBuild) else HMBuild.find(root)
@@ -236,10 +235,9 @@ class HMCodec(Codec):
         """HM's decoder == HM's reconstruction (and its hashes OK); libde265 agrees, with
         the plug-in's in-process twin (anchors: without a filter)."""
         hm_decoder = [lambda b, stats, size: self.decode_pictures(b, loop_filter, stats, size)]
-        twin = options.get("oracle") if options.get("oracle") is not None else loop_filter
-        if loop_filter is not None and not hasattr(twin, "__hmcnn_filter__"):
-            return hm_decoder  # no in-process twin of the plug-in: HM's own check stands alone
-        return hm_decoder + [lambda b, stats, size: libde265.decode_pictures(b, twin, stats)]
+        if loop_filter is not None and not hasattr(loop_filter, "__hmcnn_filter__"):
+            return hm_decoder  # the plug-in cannot run in process: HM's own check stands alone
+        return hm_decoder + [lambda b, stats, size: libde265.decode_pictures(b, loop_filter, stats)]
 
 
 def hm_available() -> str | None:

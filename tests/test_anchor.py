@@ -92,3 +92,33 @@ def test_sizes_not_multiple_of_8_are_coded_with_a_conformance_window(carphone):
     v = hb.Video(carphone.y[:3, :90, :118], carphone.u[:3, :45, :59], carphone.v[:3, :45, :59])
     r = hb.encode(v, recon="memory", config="ldp", qp=32, preset="medium", loop_filter=hb.SmoothingFilter(rdo=False))
     assert (r.decode.width, r.decode.height) == (118, 90) and r.md5_match
+
+
+def test_a_setting_the_backend_cannot_honour_is_an_error_not_dropped(clip9):
+    from hm_bridge.hm import HMCodec
+    from hm_bridge.x265 import X265Codec
+
+    with pytest.raises(ValueError, match="hm backend cannot honour frame_threads, preset"):
+        HMCodec.check_options(dict(preset="slow", frame_threads=2, threads=None))
+    assert HMCodec.check_options(dict(preset=None)) == {}  # not given: nothing to refuse
+    assert X265Codec.check_options(dict(preset="medium"))["preset"] == "medium"
+    with pytest.raises(ValueError, match="unknown preset"):
+        hb.encode(clip9[:2], config="ai", preset="warp-speed")
+    with pytest.raises(ValueError, match="recon must be None, 'memory' or a file path"):
+        hb.encode(clip9[:2], config="ai", recon=3)
+    r = hb.encode(clip9[:2], config="ai", qp=37, preset="ultrafast")
+    with pytest.raises(ValueError, match="reconstruction was not kept"):
+        r.recon
+    assert len(r.recon_md5s) == 2 and r.md5_match
+
+
+def test_a_yuv_file_is_coded_frame_by_frame_like_the_same_video_in_memory(clip9, tmp_path):
+    clip9.to_yuv(tmp_path / "c.yuv")
+    lazy = hb.YuvFile(tmp_path / "c.yuv", clip9.width, clip9.height, frames=5, start=2, fps=clip9.fps)
+    a = hb.encode(lazy, config="ra", qp=37, preset="medium", recon=tmp_path / "rec.yuv")
+    b = hb.encode(clip9[2:7], config="ra", qp=37, preset="medium", recon="memory")
+    assert a.bitstream == b.bitstream and a.recon_md5s == b.recon_md5s
+    assert a.recon.load().md5() == b.recon.md5()  # the file the reconstruction went to
+    assert np.array_equal(a.psnr.per_frame, b.psnr.per_frame)
+    with pytest.raises(ValueError, match="has 9 frames"):
+        hb.YuvFile(tmp_path / "c.yuv", clip9.width, clip9.height, frames=8, start=2)

@@ -112,7 +112,7 @@ def test_a_filter_that_cannot_exist_is_refused_before_any_job_runs(tmp_path, tes
 
 def test_a_manifest_naming_a_missing_model_file_is_refused_up_front(tmp_path):
     (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "manifest.json").write_text('{"arch": "vrcnn", "kind": "loop", "models": {"22": "qp22.pt"}}')
+    (tmp_path / "m" / "manifest.json").write_text('{"arch": "vrcnn", "kind": "loop", "receptive_radius": 6, "models": {"22": "qp22.pt"}}')
     with pytest.raises(FileNotFoundError, match="qp22.pt"):
         _exp(test=str(tmp_path / "m"))
 

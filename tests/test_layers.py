@@ -88,7 +88,52 @@ def test_tile_context_below_the_receptive_radius_is_refused(tmp_path):
     from cnn_filter.export import export_torchscript
 
     export_torchscript(create_model("vrcnn"), tmp_path / "qp32.pt")
-    (tmp_path / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "kind": "loop", "models": {"32": "qp32.pt"}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"arch": "vrcnn", "kind": "loop", "receptive_radius": 6,
+                                                                "models": {"32": "qp32.pt"}}))
     with pytest.raises(ValueError, match="receptive radius 6"):
         load_filter(tmp_path, device="cpu", context=4)
     assert load_filter(tmp_path, device="cpu", context=6).qps == [32]
+
+
+def _module_graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports (anywhere in its body)."""
+    graph = {}
+    for path in sorted((REPO / package).glob("*.py")):
+        name = f"{package}.{path.stem}" if path.stem != "__init__" else package
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                if node.module == package:  # from hm_bridge import x: x is a module of it
+                    deps |= {f"{package}.{a.name}" for a in node.names}
+                elif node.module.startswith(package + "."):
+                    deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith(package + ".")}
+        graph[name] = {d for d in deps if d != name}
+    return graph
+
+
+def test_the_codec_layer_has_no_import_cycle():
+    graph = _module_graph("hm_bridge")
+    modules = {m for m in graph if m != "hm_bridge"}  # the package re-exports; its modules form the graph
+    assert {"hm_bridge.codec", "hm_bridge.x265", "hm_bridge.hm", "hm_bridge.results"} <= modules
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        if state.get(m) == 1:
+            raise AssertionError("import cycle: " + " -> ".join(path + [m]))
+        if state.get(m) == 2:
+            return
+        state[m] = 1
+        for d in sorted(graph.get(m, ()) & modules):
+            visit(d, path + [m])
+        state[m] = 2
+
+    for m in sorted(modules):
+        visit(m, [])
+    # and the checker sees a cycle when there is one
+    graph["hm_bridge.results"] = graph["hm_bridge.results"] | {"hm_bridge.codec"}
+    state.clear()
+    with pytest.raises(AssertionError, match="import cycle"):
+        for m in sorted(modules):
+            visit(m, [])

@@ -22,7 +22,8 @@ def models(tmp_path_factory):
         with torch.no_grad():
             m.last.weight.normal_(0, 0.01)
         export_torchscript(m, d / f"qp{qp}.pt")
-    (d / "manifest.json").write_text(json.dumps({"kind": "sr_residual", "models": {"32": "qp32.pt", "44": "qp44.pt"}}))
+    (d / "manifest.json").write_text(json.dumps({"kind": "sr_residual", "receptive_radius": 9,
+                                                        "models": {"32": "qp32.pt", "44": "qp44.pt"}}))
     return SRModels(d)
 
 
