@@ -184,3 +184,23 @@ def test_hm_post_filter_and_replace_placements(clip9):
     if hm.integrated:
         replace = hb.encode(clip9[:3], config="ai", qp=37, codec="hm", hm_dir=hm, loop_filter=f, placement="replace")
         assert replace.md5_match and "--SAO=0" in replace.encoder_options
+
+
+@pytest.mark.parametrize("name", ["vrcnn", "vrcnn_replace", "yuv_resnet", "yuv_resnet_replace", "vrcnn-int"])
+@pytest.mark.parametrize("config", ["ai", "ra"])
+def test_each_shipped_model_crosses_between_x265_libde265_and_hm(clip9, name, config):
+    """x265 + the in-process runner codes, HM's decoder with the plug-in decodes: every
+    picture hash OK and the pictures equal x265's reconstruction; and the reverse: HM with
+    the plug-in codes, libde265 with the in-process runner decodes (encode's verification)."""
+    from cnn_filter import load_filter
+
+    hm = _hm()
+    if not hm.integrated:
+        pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
+    f = load_filter(REPO / "models" / name, device="cpu")
+    placement = "replace" if name.endswith("_replace") else "loop"
+    x = hb.encode(clip9[:5], config=config, qp=37, preset="medium", loop_filter=f, placement=placement)
+    in_hm = hb.decode(x.bitstream, loop_filter=f, codec="hm", hm_dir=hm, output=None)
+    assert in_hm.hash_ok and in_hm.hashed_pictures == 5 and in_hm.md5s == x.recon_md5s
+    h = hb.encode(clip9[:5], config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f, placement=placement)
+    assert h.md5_match and h.decode.decoder.startswith("libde265")  # the last verifier: libde265 in process
