@@ -137,14 +137,18 @@ def check_min_gain(min_gain: float | None) -> None:
 
 def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 0, rdo: bool = True,
                         log2_block: int = 6, min_gain: float | None = None) -> IntegerFilter:
-    from cnn_filter._int_runner import IntRunner
+    from cnn_filter._int_runner import IntFilterOptions, IntRunner
 
     models = zoo.open_models(path)
     if not models.integer:
         raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
     check_min_gain(min_gain)
-    runner = IntRunner(list(models.qps), [str(f) for f in models.files], kernel, threads, stripe, log2_block, rdo,
-                       -1.0 if min_gain is None else min_gain)
+    o = IntFilterOptions()
+    o.qps, o.paths = list(models.qps), [str(f) for f in models.files]
+    o.kernel, o.threads, o.stripe, o.log2_block, o.rdo = kernel, threads, stripe, log2_block, rdo
+    if min_gain is not None:
+        o.min_gain = min_gain
+    runner = IntRunner(o)
     options = (f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)};"
                f"log2_block={log2_block}" + ("" if min_gain is None else f";min_gain={min_gain}"))
     return IntegerFilter(runner, models, options)

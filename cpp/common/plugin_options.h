@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "filters/block_switched_filter.h"
+
 namespace hmcnn {
 
 class PluginOptions {
@@ -57,6 +59,15 @@ private:
 
     std::map<std::string, std::string> values_;
 };
+
+// The block switching's options, as every CNN plug-in reads them.
+inline BlockSwitchOptions block_switch_options(const PluginOptions& o) {
+    BlockSwitchOptions b;
+    b.log2_block = o.integer("log2_block", b.log2_block);
+    b.rdo = o.integer("rdo", 1) != 0;
+    b.min_gain = o.number("min_gain", b.min_gain);
+    return b;
+}
 
 // Why this thread's last hmcnn_filter_open failed (what hmcnn_filter_open_error returns).
 inline std::string& open_error() {

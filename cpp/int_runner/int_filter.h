@@ -1,13 +1,14 @@
-// The integer CNN loop filter as a native filter (the C ABI): one integer model per
-// trained QP (the nearest runs; its index and, on I pictures, the model file's content
-// hash travel in the side information), the shared D + lambda * R block policy, the
-// integer network on stripes and threads. No libtorch, no Python, the same bits on every
-// machine.
+// The integer CNN loop filter's runner: one integer model per trained QP (the nearest
+// runs; on I pictures the model file's content hash travels in the side information),
+// the integer network on stripes and threads. No libtorch, no Python, the same bits on
+// every machine. The C ABI side is the one BlockSwitchedFilter
+// (filters/block_switched_filter.h); make_int_filter builds it.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "filters/block_policy.h"
+#include "filters/block_switched_filter.h"
 #include "inloop_filter.h"
 #include "int_runner/int_model.h"
 #include "int_runner/int_network.h"
@@ -18,31 +19,34 @@ struct IntFilterOptions {
     std::vector<int> qps;            // ascending
     std::vector<std::string> paths;  // .hmq file of each QP
     IntRunSettings run;              // kernel, threads, stripe height
-    int log2_block = 6;
-    bool rdo = true;
-    double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
+    BlockSwitchOptions blocks;       // the block switching (log2_block, rdo, min_gain)
 };
 
-class IntFilter {
+class IntModels : public PictureModels {
 public:
-    explicit IntFilter(const IntFilterOptions& options);  // throws std::invalid_argument
-    const hmcnn_filter* table() const { return &table_; }
+    explicit IntModels(const IntFilterOptions& options);  // throws std::invalid_argument
 
+    const char* name() const override { return "integer CNN filter"; }
+    int count() const override { return (int)models_.size(); }
     // Nearest trained QP (ties: the lower); Python twin: cnn_filter.zoo.nearest_index.
-    int select_model(int qp) const;
+    int select_model(int qp) const override;
+    bool yuv() const override { return false; }
+    void check_picture(const hmcnn_picture* pic) const override;
+    FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;
+    bool content_hash(int index, int* hash) const override;
+
     const std::vector<int>& qps() const { return opt_.qps; }
+    const IntRunSettings& run_settings() const { return opt_.run; }
     const IntModel& model(int index) const { return models_.at(index); }
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, std::ptrdiff_t stride, int width, int height,
                                       const IntRunSettings& settings) const;
 
-    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
-    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
-    const char* last_error();
-
 private:
     IntFilterOptions opt_;
     std::vector<IntModel> models_;
-    hmcnn_filter table_;
 };
+
+// The integer runner behind the C ABI.
+std::unique_ptr<BlockSwitchedFilter> make_int_filter(const IntFilterOptions& options);
 
 }  // namespace hmcnn

@@ -34,10 +34,4 @@ struct IntRunSettings {
 std::vector<uint8_t> run_int_model(const IntModel& model, const uint8_t* y, std::ptrdiff_t stride, int width,
                                    int height, const IntRunSettings& settings);
 
-// The machine's ceiling for this runner's arithmetic: billions of int16 multiply-
-// accumulates per second when `threads` threads do nothing but the AVX2 inner step
-// (vpmaddwd + vpaddd into 4..8 independent accumulators), the best of several tries within
-// about `seconds`. 0 without AVX2.
-double int16_mac_peak(int threads, double seconds);
-
 }  // namespace hmcnn

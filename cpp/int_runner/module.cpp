@@ -7,7 +7,9 @@
 #include <cstring>
 #include <memory>
 
+#include "common/py_block_options.h"
 #include "int_runner/int_filter.h"
+#include "int_runner/int_mac_peak.h"
 
 namespace py = pybind11;
 using namespace hmcnn;
@@ -16,39 +18,30 @@ namespace {
 
 class IntRunner {
 public:
-    IntRunner(std::vector<int> qps, std::vector<std::string> paths, const std::string& kernel, int threads,
-              int stripe, int log2_block, bool rdo, double min_gain) {
-        IntFilterOptions o;
-        o.qps = std::move(qps);
-        o.paths = std::move(paths);
-        o.run = {int_kernel_named(kernel), threads, stripe};
-        o.log2_block = log2_block;
-        o.rdo = rdo;
-        if (min_gain >= 0) o.min_gain = min_gain;  // negative: the default
-        if (threads < 1 || stripe < 0) throw py::value_error("threads must be positive, stripe non-negative (0: auto)");
-        filter_ = std::make_unique<IntFilter>(o);
-        settings_ = o.run;
+    explicit IntRunner(const IntFilterOptions& o) {
+        filter_ = make_int_filter(o);
+        models_ = static_cast<const IntModels*>(&filter_->models());
     }
     py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
-    int select_model(int qp) const { return filter_->select_model(qp); }
-    std::vector<int> qps() const { return filter_->qps(); }
-    int model_hash(int index) const { return filter_->model(index).hash; }
-    int receptive_radius(int index) const { return filter_->model(index).radius; }
+    int select_model(int qp) const { return models_->select_model(qp); }
+    std::vector<int> qps() const { return models_->qps(); }
+    int model_hash(int index) const { return models_->model(index).hash; }
+    int receptive_radius(int index) const { return models_->model(index).radius; }
     // the layers of model `index` that the avx2 kernel runs as exact Winograd
     std::vector<std::string> winograd_layers(int index) const {
         std::vector<std::string> names;
-        for (const IntLayer& l : filter_->model(index).layers)
+        for (const IntLayer& l : models_->model(index).layers)
             if (!l.wino_u.empty()) names.push_back(l.name);
         return names;
     }
-    std::string kernel() const { return int_kernel_name(settings_.kernel); }
+    std::string kernel() const { return int_kernel_name(models_->run_settings().kernel); }
 
     // Model `index` on a uint8 luma plane; kernel/threads/stripe override the filter's own.
     py::array_t<uint8_t> filter_plane(int index, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> y,
                                       const std::string& kernel, int threads, int stripe) const {
         if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
-        if (index < 0 || index >= (int)filter_->qps().size()) throw py::index_error("no such model");
-        IntRunSettings s = settings_;
+        if (index < 0 || index >= (int)models_->qps().size()) throw py::index_error("no such model");
+        IntRunSettings s = models_->run_settings();
         if (!kernel.empty()) s.kernel = int_kernel_named(kernel);
         if (threads > 0) s.threads = threads;
         if (stripe > 0) s.stripe = stripe;
@@ -56,7 +49,7 @@ public:
         std::vector<uint8_t> out;
         {
             py::gil_scoped_release release;
-            out = filter_->filter_plane(index, y.data(), w, w, h, s);
+            out = models_->filter_plane(index, y.data(), w, w, h, s);
         }
         py::array_t<uint8_t> a({h, w});
         std::memcpy(a.mutable_data(), out.data(), out.size());
@@ -64,8 +57,8 @@ public:
     }
 
 private:
-    std::unique_ptr<IntFilter> filter_;
-    IntRunSettings settings_;
+    std::unique_ptr<BlockSwitchedFilter> filter_;
+    const IntModels* models_ = nullptr;
 };
 
 }  // namespace
@@ -79,10 +72,19 @@ PYBIND11_MODULE(_int_runner, m) {
         std::string s = data;
         return (int)content_hash((const uint8_t*)s.data(), s.size());
     });
+    py::class_<IntFilterOptions> options(m, "IntFilterOptions", "what the integer runner is asked to do (int_filter.h)");
+    options.def(py::init<>())
+        .def_readwrite("qps", &IntFilterOptions::qps)
+        .def_readwrite("paths", &IntFilterOptions::paths)
+        .def_property("kernel", [](const IntFilterOptions& o) { return std::string(int_kernel_name(o.run.kernel)); },
+                      [](IntFilterOptions& o, const std::string& k) { o.run.kernel = int_kernel_named(k); })
+        .def_property("threads", [](const IntFilterOptions& o) { return o.run.threads; },
+                      [](IntFilterOptions& o, int v) { o.run.threads = v; })
+        .def_property("stripe", [](const IntFilterOptions& o) { return o.run.stripe; },
+                      [](IntFilterOptions& o, int v) { o.run.stripe = v; });
+    bind_block_options(options);
     py::class_<IntRunner>(m, "IntRunner")
-        .def(py::init<std::vector<int>, std::vector<std::string>, const std::string&, int, int, int, bool, double>(),
-             py::arg("qps"), py::arg("paths"), py::arg("kernel") = "auto", py::arg("threads") = 1,
-             py::arg("stripe") = 0, py::arg("log2_block") = 6, py::arg("rdo") = true, py::arg("min_gain") = -1.0)
+        .def(py::init<const IntFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &IntRunner::capsule)
         .def("select_model", &IntRunner::select_model)
         .def("model_hash", &IntRunner::model_hash)

@@ -27,10 +27,8 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         f.run.kernel = hmcnn::int_kernel_named(o.text("kernel", "auto"));
         f.run.threads = o.integer("threads", 1);
         f.run.stripe = o.integer("stripe", 0);  // 0: one stripe per thread
-        f.rdo = o.integer("rdo", 1) != 0;
-        f.log2_block = o.integer("log2_block", 6);
-        f.min_gain = o.number("min_gain", f.min_gain);
-        return (new hmcnn::IntFilter(f))->table();
+        f.blocks = hmcnn::block_switch_options(o);
+        return hmcnn::make_int_filter(f).release()->table();
     } catch (const std::exception& e) {
         hmcnn::open_error() = e.what();  // open returns NULL: say why (hmcnn_filter_open_error)
         std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());  // and where HM's users look
@@ -43,7 +41,7 @@ __attribute__((visibility("default"))) const char* hmcnn_filter_open_error(void)
 }
 
 __attribute__((visibility("default"))) void hmcnn_filter_close(const hmcnn_filter* filter) {
-    if (filter) delete static_cast<hmcnn::IntFilter*>(filter->self);
+    if (filter) delete static_cast<hmcnn::BlockSwitchedFilter*>(filter->self);
 }
 
 }  // extern "C"

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/i420_picture.h"
+#include "common/py_block_options.h"
 #include "torch_runner/torch_filter.h"
 
 namespace py = pybind11;
@@ -27,16 +28,16 @@ class Runner {
 public:
     explicit Runner(const TorchFilterOptions& o) {
         py::gil_scoped_release release;
-        filter_ = std::make_unique<TorchFilter>(o);
+        filter_ = make_torch_filter(o);
+        models_ = static_cast<const TorchModels*>(&filter_->models());
     }
     py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
-    int select_model(int qp) const { return filter_->select_model(qp); }
-    std::vector<int> qps() const { return filter_->qps(); }
-    std::string device() const { return filter_->device(); }
+    int select_model(int qp) const { return models_->select_model(qp); }
+    std::vector<int> qps() const { return models_->qps(); }
+    std::string device() const { return models_->device(); }
 
     void check_index(int index) const {
-        if (index < 0 || index >= (int)filter_->qps().size() || (filter_->yuv() && index != 0))
-            throw py::index_error("no such model");
+        if (index < 0 || index >= models_->count()) throw py::index_error("no such model");
     }
 
     // Luma models: (uint8 output, float output x255) of model `index` on a luma plane.
@@ -48,7 +49,7 @@ public:
         std::vector<uint8_t> out;
         {
             py::gil_scoped_release release;
-            out = filter_->filter_plane(index, y.data(), w, w, h, &raw);
+            out = models_->filter_plane(index, y.data(), w, w, h, &raw);
         }
         py::array_t<float> f({h, w});
         std::memcpy(f.mutable_data(), raw.data(), raw.size() * sizeof(float));
@@ -67,32 +68,31 @@ public:
         FilteredPlanes out;
         {
             py::gil_scoped_release release;
-            out = filter_->filter_picture(index, &pic);
+            out = models_->filter_picture(index, &pic);
         }
         if (out.u.empty()) return py::make_tuple(to_array(out.y, h, w), u, v);
         return py::make_tuple(to_array(out.y, h, w), to_array(out.u, h / 2, w / 2), to_array(out.v, h / 2, w / 2));
     }
 
 private:
-    std::unique_ptr<TorchFilter> filter_;
+    std::unique_ptr<BlockSwitchedFilter> filter_;
+    const TorchModels* models_ = nullptr;
 };
 
 }  // namespace
 
 PYBIND11_MODULE(_runner, m) {
     m.doc() = "libtorch CNN in-loop filter implementing the hm-cnn-loop filter ABI";
-    py::class_<TorchFilterOptions>(m, "TorchFilterOptions")
-        .def(py::init<>())
+    py::class_<TorchFilterOptions> options(m, "TorchFilterOptions");
+    options.def(py::init<>())
         .def_readwrite("qps", &TorchFilterOptions::qps)
         .def_readwrite("paths", &TorchFilterOptions::paths)
         .def_readwrite("kind", &TorchFilterOptions::kind)
         .def_readwrite("device", &TorchFilterOptions::device)
         .def_readwrite("half", &TorchFilterOptions::half)
         .def_readwrite("tile", &TorchFilterOptions::tile)
-        .def_readwrite("context", &TorchFilterOptions::context)
-        .def_readwrite("log2_block", &TorchFilterOptions::log2_block)
-        .def_readwrite("rdo", &TorchFilterOptions::rdo)
-        .def_readwrite("min_gain", &TorchFilterOptions::min_gain);
+        .def_readwrite("context", &TorchFilterOptions::context);
+    bind_block_options(options);
     py::class_<Runner>(m, "TorchRunner")
         .def(py::init<const TorchFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &Runner::capsule)

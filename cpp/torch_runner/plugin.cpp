@@ -35,11 +35,9 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         if (t.context < zoo.receptive_radius)
             throw std::invalid_argument("context " + std::to_string(t.context) + " is below the model's receptive radius " +
                                         std::to_string(zoo.receptive_radius));
-        t.log2_block = o.integer("log2_block", 6);
-        t.rdo = o.integer("rdo", 1) != 0;
+        t.blocks = hmcnn::block_switch_options(o);
         t.half = o.integer("half", 0) != 0;
-        t.min_gain = o.number("min_gain", t.min_gain);
-        return (new hmcnn::TorchFilter(t))->table();
+        return hmcnn::make_torch_filter(t).release()->table();
     } catch (const std::exception& e) {
         hmcnn::open_error() = e.what();  // open returns NULL: say why (hmcnn_filter_open_error)
         std::fprintf(stderr, "hmcnn_filter_open: %s\n", e.what());  // and where HM's users look
@@ -52,7 +50,7 @@ __attribute__((visibility("default"))) const char* hmcnn_filter_open_error(void)
 }
 
 __attribute__((visibility("default"))) void hmcnn_filter_close(const hmcnn_filter* filter) {
-    if (filter) delete static_cast<hmcnn::TorchFilter*>(filter->self);
+    if (filter) delete static_cast<hmcnn::BlockSwitchedFilter*>(filter->self);
 }
 
 }  // extern "C"

@@ -7,13 +7,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "filters/block_policy.h"
-#include "filters/filter_table.h"
 
 namespace hmcnn {
 namespace {
-
-thread_local std::string g_last_error;
 
 // A window of a picture's planes: the tile [x0, x1) x [y0, y1) (luma samples) and the
 // input it is computed from, [ix0, ix1) x [iy0, iy1), `context` samples larger.
@@ -58,8 +54,7 @@ void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<u
 
 }  // namespace
 
-TorchFilter::TorchFilter(const TorchFilterOptions& options)
-    : opt_(options), device_(torch::kCPU), table_(make_filter_table(this)) {
+TorchModels::TorchModels(const TorchFilterOptions& options) : opt_(options), device_(torch::kCPU) {
     if (opt_.qps.empty() || opt_.qps.size() != opt_.paths.size())
         throw std::invalid_argument("need one model file per QP, and at least one");
     if (opt_.qps.size() > 256) throw std::invalid_argument("at most 256 models");
@@ -67,8 +62,7 @@ TorchFilter::TorchFilter(const TorchFilterOptions& options)
         throw std::invalid_argument("model QPs must be ascending");
     if (opt_.kind != "loop" && opt_.kind != "loop_yuv")
         throw std::invalid_argument("unknown model kind '" + opt_.kind + "' (loop or loop_yuv)");
-    if (opt_.tile < 16 || opt_.context < 0 || opt_.log2_block < 3 || opt_.log2_block > 8)
-        throw std::invalid_argument("bad tile/context/block size");
+    if (opt_.tile < 16 || opt_.context < 0) throw std::invalid_argument("bad tile or context size");
     if (yuv() && (opt_.tile % 2 || opt_.context % 2))
         throw std::invalid_argument("a 4:2:0 model needs an even tile size and context");
     try {
@@ -96,7 +90,7 @@ TorchFilter::TorchFilter(const TorchFilterOptions& options)
 }
 
 // A model must map its inputs to outputs of the same shapes.
-void TorchFilter::check_model(torch::jit::Module& m, const std::string& path) const {
+void TorchModels::check_model(torch::jit::Module& m, const std::string& path) const {
     c10::InferenceMode guard;
     auto opts = torch::TensorOptions().device(device_).dtype(opt_.half ? torch::kHalf : torch::kFloat);
     try {
@@ -120,7 +114,7 @@ void TorchFilter::check_model(torch::jit::Module& m, const std::string& path) co
     }
 }
 
-int TorchFilter::select_model(int qp) const {
+int TorchModels::select_model(int qp) const {
     if (yuv()) return 0;
     int best = 0;
     for (int i = 1; i < (int)opt_.qps.size(); i++)
@@ -128,7 +122,7 @@ int TorchFilter::select_model(int qp) const {
     return best;
 }
 
-std::vector<uint8_t> TorchFilter::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
+std::vector<uint8_t> TorchModels::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                                std::vector<float>* raw_out) const {
     if (yuv()) throw std::invalid_argument("a 4:2:0 model filters whole pictures (filter_picture)");
     c10::InferenceMode guard;
@@ -144,7 +138,7 @@ std::vector<uint8_t> TorchFilter::filter_plane(int index, const uint8_t* y, ptrd
     return out;
 }
 
-FilteredPlanes TorchFilter::filter_yuv(int index, const hmcnn_picture* pic) const {
+FilteredPlanes TorchModels::filter_yuv(int index, const hmcnn_picture* pic) const {
     c10::InferenceMode guard;
     torch::jit::Module& model = const_cast<torch::jit::Module&>(models_.at(index));
     const int w = pic->width, h = pic->height, cw = w / 2;
@@ -168,81 +162,20 @@ FilteredPlanes TorchFilter::filter_yuv(int index, const hmcnn_picture* pic) cons
     return out;
 }
 
-FilteredPlanes TorchFilter::filter_picture(int index, const hmcnn_picture* pic) const {
+FilteredPlanes TorchModels::filter_picture(int index, const hmcnn_picture* pic) const {
     if (yuv()) return filter_yuv(index, pic);
     FilteredPlanes out;
     out.y = filter_plane(index, (const uint8_t*)pic->plane[0], pic->stride[0], pic->width, pic->height);
     return out;
 }
 
-const char* TorchFilter::last_error() { return g_last_error.c_str(); }
-
-namespace {
-
-void check_picture(const hmcnn_picture* pic, bool yuv) {
+void TorchModels::check_picture(const hmcnn_picture* pic) const {
     if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
-    if (yuv && pic->chroma_format != 1) throw std::runtime_error("CNN filter: the 4:2:0 model needs 4:2:0 pictures");
+    if (yuv() && pic->chroma_format != 1) throw std::runtime_error("CNN filter: the 4:2:0 model needs 4:2:0 pictures");
 }
 
-uint64_t plane_sse(const std::vector<uint8_t>& a, int width, const void* b, ptrdiff_t stride, int w, int h) {
-    return block_sse(a.data(), width, (const uint8_t*)b, stride, 0, 0, w, h);
-}
-
-}  // namespace
-
-int TorchFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
-    *size = 0;
-    try {
-        check_picture(pic, yuv());
-        const int w = pic->width, h = pic->height;
-        const uint8_t* rec = (const uint8_t*)pic->plane[0];
-        int model = select_model(pic->slice_qp);
-        FilteredPlanes f = filter_picture(model, pic);
-        BlockMap map = make_block_map(w, h, opt_.log2_block, model);
-        BlockCosts costs = measure_blocks(map, rec, pic->stride[0], f.y.data(), w, (const uint8_t*)pic->orig[0],
-                                          pic->orig_stride[0], w, h);
-        double lambda = hm_lambda(pic->slice_qp, pic->slice_type);
-        decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
-        if (yuv()) {
-            ChromaCosts c;
-            for (int p = 0; p < 2; p++) {
-                const std::vector<uint8_t>& filtered = p ? f.v : f.u;
-                std::vector<uint8_t> unfiltered((size_t)(w / 2) * (h / 2));
-                for (int r = 0; r < h / 2; r++)
-                    std::memcpy(&unfiltered[(size_t)r * (w / 2)], (const uint8_t*)pic->plane[1 + p] + r * pic->stride[1 + p], w / 2);
-                c.unfiltered[p] = plane_sse(unfiltered, w / 2, pic->orig[1 + p], pic->orig_stride[1 + p], w / 2, h / 2);
-                c.filtered[p] = plane_sse(filtered, w / 2, pic->orig[1 + p], pic->orig_stride[1 + p], w / 2, h / 2);
-            }
-            decide_chroma(c, lambda, opt_.rdo, &map);
-        }
-        if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing sent
-        *size = write_block_map(map, side_info, capacity);
-        if (!*size) throw std::runtime_error("CNN filter: side information does not fit");
-        apply_block_map(pic, f.y, f.u, f.v, map);
-        return 0;
-    } catch (const std::exception& e) {
-        g_last_error = e.what();
-        return -1;
-    }
-}
-
-int TorchFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
-    try {
-        BlockMap map;
-        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, select_model(pic->slice_qp), yuv(), &map,
-                               "CNN filter"))
-            return 0;  // nothing was filtered
-        check_picture(pic, yuv());
-        check_model_id(map, models_.size(), "CNN filter");
-        if ((map.info.cb_on || map.info.cr_on) && !yuv())
-            throw std::runtime_error("CNN filter: the stream filters chroma, the loaded models are luma only");
-        FilteredPlanes f = filter_picture(map.info.model_id, pic);
-        apply_block_map(pic, f.y, f.u, f.v, map);
-        return 0;
-    } catch (const std::exception& e) {
-        g_last_error = e.what();
-        return -1;
-    }
+std::unique_ptr<BlockSwitchedFilter> make_torch_filter(const TorchFilterOptions& options) {
+    return std::make_unique<BlockSwitchedFilter>(std::make_unique<TorchModels>(options), options.blocks);
 }
 
 }  // namespace hmcnn

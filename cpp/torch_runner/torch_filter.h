@@ -1,7 +1,8 @@
-// The CNN loop filter as a native filter: TorchScript models run with libtorch (CUDA
-// when asked and available, else CPU), tiled to bound memory, per-block on/off chosen
-// by the shared D + lambda * R policy on the encoder side. Implements the C ABI; no
-// Python anywhere in the per-picture path.
+// The CNN loop filter's libtorch runner: TorchScript models run with libtorch (CUDA
+// when asked and available, else CPU), tiled to bound memory. The C ABI side (per-block
+// on/off by the shared D + lambda * R policy, side information) is the one
+// BlockSwitchedFilter (filters/block_switched_filter.h); make_torch_filter builds it.
+// No Python anywhere in the per-picture path.
 //
 // Two model interfaces (cnn_filter.models' kinds):
 //   "loop"      forward(y) -> y, luma only; one model per trained QP, the nearest
@@ -12,10 +13,11 @@
 #include <torch/script.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "filters/block_policy.h"
+#include "filters/block_switched_filter.h"
 #include "inloop_filter.h"
 
 namespace hmcnn {
@@ -28,37 +30,28 @@ struct TorchFilterOptions {
     bool half = false;                // fp16 inference (CUDA only)
     int tile = 256;                   // inference tile (output luma samples per side)
     int context = 16;                 // extra luma samples read around a tile (>= receptive radius)
-    int log2_block = 6;               // on/off block size
-    bool rdo = true;                  // false: every block (and chroma plane) on
-    double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
+    BlockSwitchOptions blocks;        // the block switching (log2_block, rdo, min_gain)
 };
 
-// A picture's planes after the model (packed, width-strided; u/v empty for luma models).
-struct FilteredPlanes {
-    std::vector<uint8_t> y, u, v;
-};
-
-class TorchFilter {
+class TorchModels : public PictureModels {
 public:
-    explicit TorchFilter(const TorchFilterOptions& options);  // throws std::invalid_argument
-    const hmcnn_filter* table() const { return &table_; }
+    explicit TorchModels(const TorchFilterOptions& options);  // throws std::invalid_argument
 
+    const char* name() const override { return "CNN filter"; }
+    int count() const override { return (int)models_.size(); }
     // Index of the model for a slice QP: the nearest trained QP (ties: the lower);
     // always 0 for a QP-input ("loop_yuv") model.
     // Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
-    int select_model(int qp) const;
+    int select_model(int qp) const override;
+    bool yuv() const override { return opt_.kind == "loop_yuv"; }
+    void check_picture(const hmcnn_picture* pic) const override;
     // Runs model `index` on the picture's planes (8-bit), tiled as in the loop.
-    FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const;
+    FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;
     // Luma models: model `index` on one luma plane; raw_out gets the float output.
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                       std::vector<float>* raw_out = nullptr) const;
     const std::vector<int>& qps() const { return opt_.qps; }
     std::string device() const { return device_.str(); }
-    bool yuv() const { return opt_.kind == "loop_yuv"; }
-
-    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
-    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
-    const char* last_error();
 
 private:
     void check_model(torch::jit::Module& m, const std::string& path) const;
@@ -67,7 +60,9 @@ private:
     TorchFilterOptions opt_;
     torch::Device device_;
     std::vector<torch::jit::Module> models_;
-    hmcnn_filter table_;
 };
+
+// The libtorch runner behind the C ABI.
+std::unique_ptr<BlockSwitchedFilter> make_torch_filter(const TorchFilterOptions& options);
 
 }  // namespace hmcnn

@@ -1,0 +1,107 @@
+#include "filters/block_switched_filter.h"
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "filters/block_map.h"
+#include "filters/filter_table.h"
+
+namespace hmcnn {
+namespace {
+
+thread_local std::string g_last_error;
+
+std::string hex(int v) {
+    char b[8];
+    std::snprintf(b, sizeof(b), "%04x", v);
+    return b;
+}
+
+// SSE of a packed plane against a strided one.
+uint64_t plane_sse(const std::vector<uint8_t>& a, int width, const void* b, ptrdiff_t stride, int w, int h) {
+    return block_sse(a.data(), width, (const uint8_t*)b, stride, 0, 0, w, h);
+}
+
+// Both chroma planes, unfiltered and filtered, against the source (chroma is switched whole).
+ChromaCosts chroma_costs(const hmcnn_picture* pic, const FilteredPlanes& f) {
+    const int cw = pic->width / 2, ch = pic->height / 2;
+    ChromaCosts c;
+    for (int p = 0; p < 2; p++) {
+        std::vector<uint8_t> unfiltered((size_t)cw * ch);
+        for (int r = 0; r < ch; r++)
+            std::memcpy(&unfiltered[(size_t)r * cw], (const uint8_t*)pic->plane[1 + p] + r * pic->stride[1 + p], cw);
+        c.unfiltered[p] = plane_sse(unfiltered, cw, pic->orig[1 + p], pic->orig_stride[1 + p], cw, ch);
+        c.filtered[p] = plane_sse(p ? f.v : f.u, cw, pic->orig[1 + p], pic->orig_stride[1 + p], cw, ch);
+    }
+    return c;
+}
+
+}  // namespace
+
+BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, const BlockSwitchOptions& options)
+    : models_(std::move(models)), opt_(options), table_(make_filter_table(this)) {
+    if (!models_ || models_->count() < 1) throw std::invalid_argument("no models to filter with");
+    if (opt_.log2_block < 3 || opt_.log2_block > 8) throw std::invalid_argument("log2_block must be in 3..8");
+    if (!(opt_.min_gain >= 0)) throw std::invalid_argument("min_gain must be >= 0");
+}
+
+const char* BlockSwitchedFilter::last_error() { return g_last_error.c_str(); }
+
+int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size) {
+    *size = 0;
+    try {
+        const PictureModels& m = *models_;
+        m.check_picture(pic);
+        const int w = pic->width, h = pic->height, model = m.select_model(pic->slice_qp);
+        FilteredPlanes f = m.filter_picture(model, pic);
+        BlockMap map = make_block_map(w, h, opt_.log2_block, model);
+        BlockCosts costs = measure_blocks(map, (const uint8_t*)pic->plane[0], pic->stride[0], f.y.data(), w,
+                                          (const uint8_t*)pic->orig[0], pic->orig_stride[0], w, h);
+        const double lambda = hm_lambda(pic->slice_qp, pic->slice_type);
+        decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
+        if (m.yuv()) decide_chroma(chroma_costs(pic, f), lambda, opt_.rdo, &map);
+        if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing filtered, nothing sent
+        int hash = 0;
+        if (pic->slice_type == HMCNN_SLICE_I && m.content_hash(model, &hash)) {
+            map.info.has_hash = 1;  // a decoder starting here learns which model it needs
+            map.info.model_hash = hash;
+        }
+        *size = write_block_map(map, side_info, capacity);
+        if (!*size) throw std::runtime_error(std::string(m.name()) + ": side information does not fit");
+        apply_block_map(pic, f.y, f.u, f.v, map);
+        return 0;
+    } catch (const std::exception& e) {
+        g_last_error = e.what();
+        return -1;
+    }
+}
+
+int BlockSwitchedFilter::decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size) {
+    try {
+        const PictureModels& m = *models_;
+        BlockMap map;
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, m.select_model(pic->slice_qp), m.yuv(), &map,
+                               m.name()))
+            return 0;  // nothing was filtered
+        m.check_picture(pic);
+        check_model_id(map, (size_t)m.count(), m.name());
+        if ((map.info.cb_on || map.info.cr_on) && !m.yuv())
+            throw std::runtime_error(std::string(m.name()) +
+                                     ": the stream filters chroma, the loaded models are luma only");
+        int hash = 0;
+        if (map.info.has_hash && m.content_hash(map.info.model_id, &hash) && hash != map.info.model_hash)
+            throw std::runtime_error(std::string(m.name()) + ": the stream was coded with the model of content hash " +
+                                     hex(map.info.model_hash) + ", this decoder holds " + hex(hash) + " for model " +
+                                     std::to_string(map.info.model_id) + ": decode with the encoder's models");
+        FilteredPlanes f = m.filter_picture(map.info.model_id, pic);
+        apply_block_map(pic, f.y, f.u, f.v, map);
+        return 0;
+    } catch (const std::exception& e) {
+        g_last_error = e.what();
+        return -1;
+    }
+}
+
+}  // namespace hmcnn

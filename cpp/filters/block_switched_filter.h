@@ -1,0 +1,70 @@
+// The one block-switched CNN filter behind the C ABI. Whichever runner computes the
+// filtered picture (libtorch: torch_runner/torch_filter.h; the integer network:
+// int_runner/int_filter.h), the codec-facing side is this, written once:
+//   encoder: pick the model for the slice QP -> filter -> measure every block against the
+//            source -> decide by D + lambda * R (block_policy.h) -> write the block map as
+//            side information -> copy the blocks (and chroma planes) that are on;
+//   decoder: read the map -> check the model (and its content hash) -> filter -> copy.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "filters/block_policy.h"
+#include "inloop_filter.h"
+
+namespace hmcnn {
+
+// A picture's planes after a model (packed, width-strided; u/v empty for luma models).
+struct FilteredPlanes {
+    std::vector<uint8_t> y, u, v;
+};
+
+// How blocks are switched, the same for every runner.
+struct BlockSwitchOptions {
+    int log2_block = 6;                 // on/off block size (3..8)
+    bool rdo = true;                    // false: every block (and chroma plane) on
+    double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
+};
+
+// What a runner provides: its models, and a picture through one of them.
+class PictureModels {
+public:
+    virtual ~PictureModels() = default;
+    virtual const char* name() const = 0;  // for messages: "CNN filter", "integer CNN filter"
+    virtual int count() const = 0;
+    // The model for a slice QP: the nearest trained QP, ties to the lower (Python twin:
+    // cnn_filter.zoo.nearest_index); 0 for a QP-input model.
+    virtual int select_model(int qp) const = 0;
+    virtual bool yuv() const = 0;  // filters the chroma planes too
+    virtual void check_picture(const hmcnn_picture* pic) const = 0;  // throws std::runtime_error
+    virtual FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const = 0;
+    // The model file's content hash (sent on I pictures, so that a decoder can check it
+    // holds the encoder's model); false for runners whose models have none.
+    virtual bool content_hash(int index, int* hash) const {
+        (void)index;
+        (void)hash;
+        return false;
+    }
+};
+
+class BlockSwitchedFilter {
+public:
+    // Throws std::invalid_argument on bad options.
+    BlockSwitchedFilter(std::unique_ptr<PictureModels> models, const BlockSwitchOptions& options);
+    const hmcnn_filter* table() const { return &table_; }
+    const PictureModels& models() const { return *models_; }
+    const BlockSwitchOptions& options() const { return opt_; }
+
+    int encode_picture(const hmcnn_picture* pic, uint8_t* side_info, size_t capacity, size_t* size);
+    int decode_picture(const hmcnn_picture* pic, const uint8_t* side_info, size_t size);
+    const char* last_error();
+
+private:
+    std::unique_ptr<PictureModels> models_;
+    BlockSwitchOptions opt_;
+    hmcnn_filter table_;
+};
+
+}  // namespace hmcnn
