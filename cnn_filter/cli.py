@@ -29,9 +29,9 @@ def _cmd_train(args) -> int:
                       preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init,
                       time_limit=args.time_limit, qp_balanced=args.qp_balanced)
     if args.qp_balanced:
-        from cnn_filter.models import architecture
+        from cnn_filter.models import arch_spec
 
-        if not getattr(architecture(args.arch), "qp_input", False):
+        if not arch_spec(args.arch).kind.qp_input:
             import sys
 
             print(f"hmcnn train: error: --qp-balanced weighs the QPs of one QP-input model (e.g. yuv_resnet); "
@@ -65,12 +65,12 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_model_info(args) -> int:
-    from cnn_filter.models import architecture, complexity, model_names
+    from cnn_filter.models import arch_spec, complexity, model_names
 
     print(f"{'model':>16} {'kind':>12} {'parameters':>11} {'kMAC/pixel':>11}")
     for name in model_names():
         params, kmac = complexity(name)
-        print(f"{name:>16} {architecture(name).kind:>12} {params:>11,} {kmac:>11.1f}")
+        print(f"{name:>16} {arch_spec(name).kind.name:>12} {params:>11,} {kmac:>11.1f}")
     print("kMAC/pixel: multiply-accumulates per output luma sample, counted on a 64x64 picture")
     if args.dir:
         from cnn_filter import zoo

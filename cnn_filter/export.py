@@ -21,14 +21,16 @@ def export_torchscript(model: nn.Module, path: Path) -> Path:
 def export_pt2(model: nn.Module, path: Path, arch: str = "vrcnn", aoti: bool = False) -> Path:
     """torch.export with dynamic height/width; with ``aoti`` also an AOTInductor package
     (compiles C++, takes a minute)."""
-    from cnn_filter.models import architecture, example_inputs
+    from cnn_filter.models import arch_spec, example_inputs
 
     model = model.eval().cpu()
     example = example_inputs(arch, 64, 96)
     half_h, half_w = torch.export.Dim("half_height", min=4, max=4096), torch.export.Dim("half_width", min=4, max=4096)
     half, full = {2: half_h, 3: half_w}, {2: 2 * half_h, 3: 2 * half_w}  # 4:2:0 pictures have even sizes
-    kind = architecture(arch).kind
-    dims = {"loop_yuv": (full, half, half, None), "sr_residual": (half,)}.get(kind, (full,))
+    spec = arch_spec(arch)
+    by_role = {"rec_y": full, "upsampled_y": full, "rec_u": half, "rec_v": half, "qp": None,
+               "lr_y": half if spec.scale == 2 else full}
+    dims = tuple(by_role[role] for role in spec.kind.inputs)
     program = torch.export.export(model, example, dynamic_shapes=dims)
     torch.export.save(program, str(path))
     if aoti:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnn_filter import zoo
-from cnn_filter.models import architecture
 
 
 class CnnFilter:

@@ -15,22 +15,51 @@ used:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnn_filter.kinds import KINDS, Kind  # noqa: F401 (Kind: the type of ArchSpec.kind)
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """Everything the rest of the project knows of an architecture, in one place: its
+    kind, scale and receptive radius (luma samples of its input an output sample sees; the
+    exporter writes it into the manifest, where the C++ runners read it)."""
+
+    name: str
+    kind: Kind
+    scale: int
+    receptive_radius: int
+
+    def input_shape(self, role: str, height: int, width: int) -> tuple[int, ...] | None:
+        """(N, C, H, W) of one input for a picture of height x width output luma samples
+        (None: the QP, a (N,) tensor)."""
+        sizes = {"rec_y": (height, width), "upsampled_y": (height, width), "rec_u": (height // 2, width // 2),
+                 "rec_v": (height // 2, width // 2), "lr_y": (height // self.scale, width // self.scale)}
+        return None if role == "qp" else (1, 1) + sizes[role]
+
+
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_SPECS: dict[str, ArchSpec] = {}
 
 
 def register_model(name: str):
-    """Class decorator: makes an architecture available by name (training, export, CLI)."""
+    """Class decorator: makes an architecture available by name (training, export, CLI).
+    The class states its ``kind`` (a name of KINDS), ``scale`` and ``receptive_radius``."""
 
     def wrap(cls):
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is already registered")
+        missing = [a for a in ("kind", "scale", "receptive_radius") if a not in vars(cls)]
+        if missing or cls.kind not in KINDS:
+            raise ValueError(f"model {name!r} must state its kind (one of {', '.join(KINDS)}), scale and "
+                             f"receptive_radius; missing or wrong: {', '.join(missing) or 'kind'}")
         _REGISTRY[name] = cls
+        _SPECS[name] = ArchSpec(name, KINDS[cls.kind], cls.scale, cls.receptive_radius)
         return cls
 
     return wrap
@@ -45,21 +74,23 @@ def model_names() -> list[str]:
 
 
 def architecture(name: str) -> type:
-    """The registered class (its ``kind``, ``scale``, ``receptive_radius``) without building it."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    """The registered class, without building it."""
+    arch_spec(name)
     return _REGISTRY[name]
+
+
+def arch_spec(name: str) -> ArchSpec:
+    """The facts of a registered architecture (kind, scale, receptive radius)."""
+    if name not in _SPECS:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _SPECS[name]
 
 
 def example_inputs(name: str, height: int = 64, width: int = 64) -> tuple[torch.Tensor, ...]:
     """Inputs of a registered model for a picture of height x width luma samples."""
-    cls = architecture(name)
-    if cls.kind == "loop_yuv":
-        return (torch.rand(1, 1, height, width), torch.rand(1, 1, height // 2, width // 2),
-                torch.rand(1, 1, height // 2, width // 2), torch.tensor([32.0]))
-    if cls.kind == "sr_residual":
-        return (torch.rand(1, 1, height // cls.scale, width // cls.scale),)
-    return (torch.rand(1, 1, height, width),)
+    spec = arch_spec(name)
+    shapes = [spec.input_shape(role, height, width) for role in spec.kind.inputs]
+    return tuple(torch.tensor([32.0]) if s is None else torch.rand(*s) for s in shapes)
 
 
 def complexity(name: str) -> tuple[int, float]:
@@ -185,6 +216,7 @@ class SRCNN(nn.Module):
 
     kind = "sr_refine"
     scale = 2
+    receptive_radius = 4 + 0 + 2  # 9x9, 1x1, 5x5
 
     def __init__(self):
         super().__init__()
@@ -205,6 +237,9 @@ class SRAutoencoder(nn.Module):
 
     kind = "sr_refine"
     scale = 2
+    #: 3x3 (1), 3x3 stride 2 (1), 3x3 at half resolution (2), the 4x4 transposed stride-2
+    #: layer (2), two 3x3 (2): an upper bound, in upsampled samples
+    receptive_radius = 8
 
     def __init__(self):
         super().__init__()
@@ -246,7 +281,6 @@ class YUVResNet(nn.Module):
 
     kind = "loop_yuv"
     scale = 1
-    qp_input = True
     CHANNELS, BLOCKS = 64, 5
     #: half-resolution 3x3 layers: 1 + 2 * BLOCKS + 1, each 2 luma samples of context
     receptive_radius = 2 * (2 + 2 * BLOCKS)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from cnn_filter.data import NO_DBF_SAO, PairSet, make_pairs, training_sources
-from cnn_filter.models import architecture
+from cnn_filter.models import arch_spec
 from cnn_filter.sampling import PatchSampler
 from cnn_filter.training import Task, TrainResult, TrainSettings, train_per_qp
 from hm_bridge.video import plane_psnr
@@ -59,7 +59,7 @@ class LoopFilterTask(Task):
 
     def __init__(self, arch: str, train_sources, val_sources, cache_dir: Path, preset: str, options=(),
                  workers: int = 1, qp_balanced: bool = False):
-        self.yuv = architecture(arch).kind == "loop_yuv"
+        self.yuv = arch_spec(arch).kind.chroma
         self.qp_balanced, self.qp_weights = qp_balanced, None
         self.train_sources, self.val_sources = train_sources, val_sources
         self.cache_dir, self.preset, self.options, self.workers = cache_dir, preset, tuple(options), workers

@@ -5,7 +5,7 @@ which baseline the validation PSNR is compared with. ``train_model`` runs the on
 optimisation loop (cnn_filter.fitting.fit) for one model. ``train_per_qp`` trains one
 model per QP (highest QP first, each warm-started from the previous one or from an
 existing model directory; or, with ``jobs`` > 1, the QPs side by side in worker
-processes, each from scratch); an architecture with ``qp_input`` is trained once on the
+processes, each from scratch); an architecture whose kind takes the QP as an input is trained once on the
 pairs of every QP. Each model is exported with its metadata, and the manifest written.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from cnn_filter import zoo
 from cnn_filter.data import PairSet
 from cnn_filter.export import export_pt2, export_torchscript, write_metadata
 from cnn_filter.fitting import fit
-from cnn_filter.models import architecture, create_model
+from cnn_filter.models import arch_spec, create_model
 from cnn_filter.sampling import PatchSampler
 
 
@@ -134,8 +134,8 @@ def export_model(model: nn.Module, out: Path, name: str, s: TrainSettings, resul
     export_torchscript(model, out / f"{name}.pt")
     if s.pt2:
         export_pt2(model, out / f"{name}.pt2", s.arch, aoti=s.aoti)
-    write_metadata(out / f"{name}.json", arch=s.arch, kind=getattr(model, "kind", None), qp=result.qp,
-                   receptive_radius=architecture(s.arch).receptive_radius,
+    write_metadata(out / f"{name}.json", arch=s.arch, kind=arch_spec(s.arch).kind.name, qp=result.qp,
+                   receptive_radius=arch_spec(s.arch).receptive_radius,
                    torchscript=f"{name}.pt", pt2=f"{name}.pt2" if s.pt2 else None, baseline=task.baseline,
                    val_psnr_baseline=result.val_psnr_baseline, val_psnr_model=result.val_psnr_model,
                    val_psnr_gain=result.gain, seconds=result.seconds, settings=asdict(s), history=result.history,
@@ -168,8 +168,8 @@ def _train_joint(task: Task, qps: list[int], out: Path, s: TrainSettings, descri
                              out / "checkpoints" / "model.pth", label=f"QP {min(qps)}..{max(qps)}")
     export_model(model, out, zoo.QP_INPUT_MODEL, s, res, task, training_set=described, trained_qps=sorted(qps),
                  train_pictures=len(sets[0][0]), validation_pictures=len(sets[0][1]), init_from=s.init_from)
-    zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{zoo.QP_INPUT_MODEL}.pt", sorted(qps),
-                                receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
+    zoo.write_qp_input_manifest(out, s.arch, arch_spec(s.arch).kind.name, f"{zoo.QP_INPUT_MODEL}.pt", sorted(qps),
+                                receptive_radius=arch_spec(s.arch).receptive_radius, training_set=described)
     return res
 
 
@@ -195,13 +195,13 @@ def export_checkpoints(directory: Path, out: Path, described: str = "", task: Ta
         exported.append(export_model(model.eval(), out, name, s, result, task or _Described(),
                                      training_set=described, checkpoint=str(f), checkpoint_step=ck["step"]))
         if qp is None:
-            zoo.write_qp_input_manifest(out, s.arch, architecture(s.arch).kind, f"{name}.pt",
-                                        ck.get("qps") or [], receptive_radius=architecture(s.arch).receptive_radius,
+            zoo.write_qp_input_manifest(out, s.arch, arch_spec(s.arch).kind.name, f"{name}.pt",
+                                        ck.get("qps") or [], receptive_radius=arch_spec(s.arch).receptive_radius,
                                         training_set=described)
         else:
             per_qp[qp] = f"{name}.pt"
-            zoo.write_manifest(out, s.arch, architecture(s.arch).kind, per_qp,
-                               receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
+            zoo.write_manifest(out, s.arch, arch_spec(s.arch).kind.name, per_qp,
+                               receptive_radius=arch_spec(s.arch).receptive_radius, training_set=described)
     return exported
 
 
@@ -227,7 +227,7 @@ def train_per_qp(task: Task, qps: list[int], out: Path, s: TrainSettings, descri
     """The models of ``qps`` into ``out`` (.pt, .pt2, .json, checkpoints/, manifest.json)."""
     out = Path(out)
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
-    if getattr(architecture(s.arch), "qp_input", False):
+    if arch_spec(s.arch).kind.qp_input:
         return [_train_joint(task, qps, out, s, described)]
     order = sorted(qps, reverse=True)  # high QPs first: the strongest artefacts train fastest
     if s.jobs > 1:
@@ -244,6 +244,6 @@ def train_per_qp(task: Task, qps: list[int], out: Path, s: TrainSettings, descri
             model, res = _train_one_qp(task, qp, out, s, described, init if s.warm_start else None)
             init = model.state_dict()
             results.append(res)
-    zoo.write_manifest(out, s.arch, architecture(s.arch).kind, {qp: zoo.model_file_name(qp) for qp in qps},
-                       receptive_radius=architecture(s.arch).receptive_radius, training_set=described)
+    zoo.write_manifest(out, s.arch, arch_spec(s.arch).kind.name, {qp: zoo.model_file_name(qp) for qp in qps},
+                       receptive_radius=arch_spec(s.arch).receptive_radius, training_set=described)
     return sorted(results, key=lambda r: r.qp)

@@ -1,6 +1,7 @@
 """hmcnn ctc run / report: CTC sweeps and their BD-rate tables."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 from pathlib import Path
@@ -10,12 +11,21 @@ from experiments.store import STORE_NAME
 
 def _cmd_run(args) -> int:
     from experiments.sweep import run
-    from experiments.spec import load_experiment, preset_experiment
+    from experiments.spec import BUILT_IN_EXPERIMENTS, built_in_experiment, load_experiment
 
-    if bool(args.experiment) == bool(args.preset):
-        print("hmcnn ctc run: give either EXPERIMENT.yaml or --preset NAME", file=sys.stderr)
+    if args.preset is not None:  # the old spelling: "preset" means x265's preset everywhere else
+        print(f"hmcnn ctc run: note: --preset {args.preset} is spelled `hmcnn ctc run {args.preset}` now "
+              "(--preset is x265's preset in every other command; here that is --x265-preset)", file=sys.stderr)
+        if args.experiment:
+            print("hmcnn ctc run: give one experiment, not two", file=sys.stderr)
+            return 2
+        args.experiment = args.preset
+    if not args.experiment:
+        print(f"hmcnn ctc run: name an experiment: EXPERIMENT.yaml or one of {', '.join(BUILT_IN_EXPERIMENTS)}",
+              file=sys.stderr)
         return 2
-    exp = load_experiment(args.experiment) if args.experiment else preset_experiment(args.preset)
+    exp = built_in_experiment(args.experiment) if args.experiment in BUILT_IN_EXPERIMENTS \
+        else load_experiment(args.experiment)
     overrides = {k: v for k, v in (("frames", args.frames), ("test", args.test), ("sequence_dir", args.sequence_dir),
                                    ("preset", args.x265_preset), ("qp_cascade", args.qp_cascade),
                                    ("placement", args.placement), ("codec", args.codec), ("hm_dir", args.hm))
@@ -124,8 +134,9 @@ def add_commands(sub) -> None:
     ctc = sub.add_parser("ctc", help="common-test-condition sweeps and BD-rate reports")
     csub = ctc.add_subparsers(dest="ctc_command", required=True)
     r = csub.add_parser("run", help="run (or resume) a sweep: anchor vs test over sequences x configs x QPs")
-    r.add_argument("experiment", nargs="?", help="experiment YAML (see experiments/examples/)")
-    r.add_argument("--preset", help="a built-in experiment: quick, builtin, ctc")
+    r.add_argument("experiment", nargs="?", help="a built-in experiment (quick, builtin, kodak, ctc) or an experiment "
+                                                 "YAML (see experiments/examples/)")
+    r.add_argument("--preset", help=argparse.SUPPRESS)  # the old spelling of the built-in experiment
     r.add_argument("--out", required=True, help="result folder (resumes if it already holds results)")
     r.add_argument("-j", "--jobs", type=int, default=1, help="parallel jobs (local process pool)")
     r.add_argument("--backend", choices=["local", "ray"], default="local")

@@ -99,7 +99,7 @@ def load_experiment(path: str | Path) -> Experiment:
     return exp
 
 
-PRESET_EXPERIMENTS = {
+BUILT_IN_EXPERIMENTS = {
     # the README's main job: a few minutes on 2 CPU cores, no data needed
     "quick": dict(name="quick", sequences=["carphone", "bikes", "CiscoVT2people", "RTn23"],
                   configs=["ai", "ra", "ldp"], qps=[22, 27, 32, 37], frames=9, preset="medium"),
@@ -111,10 +111,10 @@ PRESET_EXPERIMENTS = {
 }
 
 
-def preset_experiment(name: str) -> Experiment:
-    if name not in PRESET_EXPERIMENTS:
-        raise ValueError(f"unknown preset {name!r}; presets: {', '.join(PRESET_EXPERIMENTS)}")
-    exp = Experiment(**PRESET_EXPERIMENTS[name])
+def built_in_experiment(name: str) -> Experiment:
+    if name not in BUILT_IN_EXPERIMENTS:
+        raise ValueError(f"unknown built-in experiment {name!r}; built in: {', '.join(BUILT_IN_EXPERIMENTS)}")
+    exp = Experiment(**BUILT_IN_EXPERIMENTS[name])
     exp.validate()
     return exp
 

@@ -22,6 +22,7 @@ import numpy as np
 
 import hm_bridge as hb
 from cnn_filter import zoo
+from cnn_filter.kinds import KINDS
 from hm_bridge.bitstream import strip_hash_sei
 from hm_bridge.color import rgb_to_video, video_frame_to_rgb
 from hm_bridge.configs import check_qp
@@ -32,8 +33,8 @@ CRITERIA = ("sse_y", "sse_yuv")
 #: the QPs the mode's networks are trained for (the seed lists QP 52, beyond HEVC's 8-bit
 #: range 0..51: its last point is QP 51 here)
 SR_QPS = (28, 32, 36, 40, 44, 48, 51)
-#: network kinds (cnn_filter.models) and how their output is used
-SR_KINDS = ("sr_residual", "sr_refine")
+#: network kinds (cnn_filter.models.KINDS) that super-resolve
+SR_KINDS = tuple(k.name for k in KINDS.values() if k.super_resolution)
 
 
 def super_resolve(model, kind: str, lr_y: np.ndarray, method: str = "bicubic"):

@@ -16,7 +16,7 @@ import numpy as np
 from torch import nn
 
 from cnn_filter.data import PairSet, Source, bsds_sources, image_sources, make_pairs, split_builtin_frames
-from cnn_filter.models import architecture
+from cnn_filter.models import arch_spec
 from cnn_filter.sampling import PatchSampler
 from cnn_filter.training import Task, TrainResult, TrainSettings, export_model, train_model, train_per_qp
 from hm_bridge.paths import data_root
@@ -63,7 +63,7 @@ class SRTask(Task):
 
     def __init__(self, arch: str, train_sources=(), val_sources=(), cache_dir: Path | None = None,
                  preset: str = "slow"):
-        self.kind = architecture(arch).kind
+        self.kind = arch_spec(arch).kind.name
         self.train_sources, self.val_sources = list(train_sources), list(val_sources)
         self.cache_dir, self.preset = cache_dir, preset
 

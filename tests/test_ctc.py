@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import REPO
 from experiments.sweep import plan, run
 from experiments.report import report
 from experiments.spec import Experiment
@@ -148,7 +149,7 @@ def test_a_job_that_crashes_its_worker_is_a_failed_row_not_the_end_of_the_sweep(
 
 
 def _cli(out, *extra):
-    return [sys.executable, "-m", "hmcnn", "ctc", "run", "--preset", "quick", "--out", str(out),
+    return [sys.executable, "-m", "hmcnn", "ctc", "run", "quick", "--out", str(out),
             "--frames", "3", "--configs", "ai", "ldp", "--x265-preset", "ultrafast", "--test", "smoothing:always",
             *extra]
 
@@ -190,10 +191,10 @@ def test_sigkill_mid_sweep_then_resume_loses_nothing(tmp_path):
 
 
 def _quick_exp():
-    from experiments.spec import preset_experiment
+    from experiments.spec import built_in_experiment
     import dataclasses
 
-    return dataclasses.replace(preset_experiment("quick"), frames=3, configs=["ai", "ldp"], preset="ultrafast",
+    return dataclasses.replace(built_in_experiment("quick"), frames=3, configs=["ai", "ldp"], preset="ultrafast",
                                test="smoothing:always")
 
 
@@ -252,3 +253,17 @@ def test_a_changed_model_file_option_or_block_policy_changes_the_job_keys(tmp_pa
     changed = exp.filter_fingerprint(str(models))
     (models / "notes.txt").write_text("edited")
     assert exp.filter_fingerprint(str(models)) == changed
+
+
+def test_ctc_run_names_its_experiment_first_and_the_old_preset_spelling_still_works(tmp_path):
+    none = subprocess.run([sys.executable, "-m", "hmcnn", "ctc", "run", "--out", str(tmp_path / "a")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert none.returncode == 2 and "quick, builtin" in none.stderr
+    unknown = subprocess.run([sys.executable, "-m", "hmcnn", "ctc", "run", "nosuch.yaml", "--out", str(tmp_path / "b")],
+                             capture_output=True, text=True, cwd=REPO)
+    assert unknown.returncode != 0 and "nosuch.yaml" in unknown.stderr
+    old = subprocess.run([sys.executable, "-m", "hmcnn", "ctc", "run", "--preset", "quick", "--out", str(tmp_path / "c"),
+                          "--frames", "1", "--configs", "ai", "--qps", "37", "32", "27", "22", "--x265-preset",
+                          "ultrafast", "--test", "smoothing"], capture_output=True, text=True, cwd=REPO)
+    assert old.returncode == 0, old.stderr
+    assert "spelled `hmcnn ctc run quick` now" in old.stderr

@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from experiments.sweep import plan, run
-from experiments.spec import preset_experiment
+from experiments.spec import built_in_experiment
 
 
 def main(argv=None) -> None:
@@ -21,7 +21,7 @@ def main(argv=None) -> None:
     ap.add_argument("--test", default="smoothing")
     ap.add_argument("--x265-preset", default="medium")
     args = ap.parse_args(argv)
-    exp = dataclasses.replace(preset_experiment("quick"), frames=args.frames, test=args.test,
+    exp = dataclasses.replace(built_in_experiment("quick"), frames=args.frames, test=args.test,
                               preset=args.x265_preset)
     n = len(plan(exp)[0])
     print(f"sweep: preset quick, {n} jobs, {args.frames} frames, x265 {args.x265_preset}, test filter "
