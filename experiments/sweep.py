@@ -60,19 +60,18 @@ def picture_file(pictures_dir, key: str) -> Path:
 def plan(exp: Experiment, pictures_dir: Path | None = None) -> tuple[list[Job], list[tuple[str, str]]]:
     """The jobs of an experiment, and (what, why) for everything skipped. Jobs at the
     crop QP keep their middle picture in ``pictures_dir`` (for the report)."""
+    from hm_bridge.codec import CODECS, get_codec
     from hm_bridge.configs import UNSUPPORTED
 
     seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
     skipped = []
     configs, codec_name = [], exp.codec
-    codec_version = "x265"
-    if exp.codec == "hm":
-        from hm_bridge.hm import HMBuild
-
-        codec_version = HMBuild.find(exp.hm_dir).version  # a missing HM is an error before any job runs
+    # the built-in codec's jobs keep their keys; another backend's carry its version (a
+    # missing HM build is an error here, before any job runs)
+    codec_version = "x265" if codec_name == "x265" else get_codec(codec_name, exp.hm_dir).version()
     for c in exp.configs:
-        if c in UNSUPPORTED and codec_name == "x265":
-            skipped.append((f"config {c}", UNSUPPORTED[c]))
+        if c not in CODECS[codec_name].configs:
+            skipped.append((f"config {c}", UNSUPPORTED.get(c, f"{codec_name} does not code {c}")))
         else:
             configs.append(c)
     jobs = []
@@ -165,11 +164,13 @@ def run_job(job: Job) -> dict:
     try:
         video = _video(job.sequence, job.sequence_dir, job.frames)
         metrics = _PictureMetrics(job, len(video))
-        # x265's own settings only for x265: another backend refuses them (ValueError)
-        x265 = dict(preset=job.preset, threads=1, frame_threads=1, qp_cascade=job.qp_cascade) \
-            if job.codec == "x265" else {}
+        # the experiment's encoder settings go to the backends that take them (x265's preset
+        # and cascade; HM's cfgs say it all): encode() would refuse them elsewhere
+        settings = dict(preset=job.preset, threads=1, frame_threads=1, qp_cascade=job.qp_cascade)
+        honoured = hb.CODECS[job.codec].option_defaults
         r = hb.encode(video, config=job.config, qp=job.qp, loop_filter=_filter(job.filter), placement=job.placement,
-                      codec=job.codec, hm_dir=job.hm_dir, sequence=job.hm_cfg, on_picture=metrics, **x265)
+                      codec=job.codec, hm_dir=job.hm_dir, sequence=job.hm_cfg, on_picture=metrics,
+                      **{k: v for k, v in settings.items() if k in honoured})
         # verify=True: a recon/decoder mismatch raises
         versions = {"encoder": r.encoder, "hm-cnn-loop": git_commit(short=True)}
         if job.pictures:
