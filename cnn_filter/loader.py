@@ -129,6 +129,61 @@ class IntegerFilter:
         return f"IntegerFilter({str(self.path)!r}, qps={self.qps}, kernel={self.kernel!r})"
 
 
+class ExactIntegerFilter:
+    """Integer (.hmq) models evaluated with libtorch on any device (CPU, CUDA): float64
+    convolutions of integer-valued tensors, exact because every partial sum stays below
+    2^53 (proved per layer when loading), then the integer runner's shift and clamp in int64.
+    The integer runner's bits and side information: a stream coded with one decodes with
+    the other (cpp/torch_runner/exact_int_models.h)."""
+
+    kind = "loop"
+
+    def __init__(self, runner, models: zoo.ModelSet, options: str):
+        self._runner, self.models, self.plugin_options = runner, models, options
+
+    path = property(lambda self: self.models.path)
+    qps = property(lambda self: list(self.models.qps))
+    device = property(lambda self: self._runner.device)
+
+    def __hmcnn_filter__(self):
+        return self._runner.__hmcnn_filter__()
+
+    def __hmcnn_plugin__(self) -> str:
+        return f"{plugin_path(PLUGIN_NAME)}:{self.plugin_options}"
+
+    def select_model(self, qp: int) -> int:
+        return self._runner.select_model(qp)
+
+    def filter_plane(self, qp: int, y):
+        """The model for ``qp`` on a uint8 luma plane, as in the loop."""
+        return self._runner.filter_plane(self._runner.select_model(qp), y)
+
+    def __repr__(self) -> str:
+        return f"ExactIntegerFilter({str(self.path)!r}, qps={self.qps}, device={self.device!r})"
+
+
+def load_exact_integer_filter(path, device: str = "cpu", *, stripe: int = 512, rdo: bool = True, log2_block: int = 6,
+                              min_gain: float | None = None) -> ExactIntegerFilter:
+    """Integer models on libtorch (``device``: "cpu", "cuda", "cuda:N"), to the integer
+    runner's bits. ValueError naming the layer if a float64 sum could stop being exact."""
+    import torch  # noqa: F401  (loads libtorch before the runner extension)
+
+    from cnn_filter._runner import ExactIntOptions, ExactIntRunner
+
+    models = zoo.open_models(path)
+    if not models.integer:
+        raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
+    check_min_gain(min_gain)
+    o = ExactIntOptions()
+    o.qps, o.paths = list(models.qps), [str(f) for f in models.files]
+    o.device, o.stripe, o.log2_block, o.rdo = device, stripe, log2_block, rdo
+    if min_gain is not None:
+        o.min_gain = min_gain
+    options = (f"models={Path(path).resolve()};device={device};stripe={stripe};rdo={int(rdo)};log2_block={log2_block}"
+               + ("" if min_gain is None else f";min_gain={min_gain}"))
+    return ExactIntegerFilter(ExactIntRunner(o), models, options)
+
+
 def check_min_gain(min_gain: float | None) -> None:
     if min_gain is not None and not 0.0 <= min_gain < 1.0:
         raise ValueError(f"min_gain must be in [0, 1), got {min_gain}")
@@ -160,11 +215,14 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
     else CPU. ``context``: None = enough for the architecture's receptive field.
     ``integer``: None = as the directory holds (.hmq models run in the integer runner,
-    ``threads`` of it); True insists on integer models. ``min_gain``: the least relative
+    ``threads`` of it, or exactly on libtorch when ``device`` is a GPU); True insists on
+    integer models. ``min_gain``: the least relative
     SSE gain that switches a picture on (None: the runners' default, block_policy.h). Raises FileNotFoundError /
     ValueError with the reason, never crashes."""
     models = zoo.open_models(path)
     if integer or (integer is None and models.integer):
+        if device not in (None, "cpu"):  # an integer model on a GPU: exact, the integer runner's bits
+            return load_exact_integer_filter(path, device, rdo=rdo, log2_block=log2_block, min_gain=min_gain)
         return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block, min_gain=min_gain)
     import torch  # loads libtorch before the runner extension
 

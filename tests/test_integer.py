@@ -140,3 +140,75 @@ def test_quantization_aware_fine_tuning_runs_and_keeps_the_scales(clip9):
     tuned = qat_finetune(m, "vrcnn", q, list(recon), list(clip9.y[:2]), steps=3, patch=32, batch=2)
     again = quantize(tuned, "vrcnn", [clip9.y[0]], peaks={int(k): v for k, v in q.meta["peaks"].items()})
     assert [t[1] for t in again.tensors] == [t[1] for t in q.tensors]
+
+
+SHIPPED_INTEGER_MODELS = ["vrcnn-int"]
+
+
+@pytest.mark.parametrize("name", SHIPPED_INTEGER_MODELS)
+def test_the_exact_libtorch_path_equals_the_integer_runner_on_every_shipped_integer_model(name, carphone):
+    """float64 convolutions of integer tensors + int64 shifts (the path a GPU runs) against
+    the integer runner, every model of the directory: random pictures of odd sizes, a real
+    one, stripes that cut the picture (the receptive radius around each)."""
+    from cnn_filter.loader import load_exact_integer_filter
+
+    models = REPO / "models" / name
+    reference = load_integer_filter(models)
+    rng = np.random.default_rng(7)
+    pictures = [rng.integers(0, 256, (37, 53), dtype=np.uint8), rng.integers(0, 256, (90, 21), dtype=np.uint8),
+                carphone.y[3]]
+    for stripe in (8, 512):
+        exact = load_exact_integer_filter(models, "cpu", stripe=stripe)
+        for qp in reference.qps:
+            for y in pictures:
+                a, b = exact.filter_plane(qp, y), reference.filter_plane(qp, y)
+                assert np.array_equal(a, b), f"{name} QP {qp} {y.shape} stripe {stripe}"
+                assert not np.array_equal(a, y)
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_encode_on_the_exact_libtorch_path_decode_on_the_integer_runner(config, carphone):
+    """The GPU integer path's stand-in on the CPU (the same code on another device): a
+    stream coded with it decodes on the integer runner MD5-equal, and the reverse."""
+    from cnn_filter.filters import resolve_filter
+
+    models = REPO / "models" / "vrcnn-int"
+    exact = resolve_filter(f"{models}:device=cpu;rdo=1")  # device=cpu: the integer runner itself
+    assert type(exact).__name__ == "IntegerFilter"
+    from cnn_filter.loader import load_exact_integer_filter
+
+    exact = load_exact_integer_filter(models, "cpu")
+    runner = load_integer_filter(models)
+    a = hb.encode(carphone[:5], config=config, qp=37, preset="medium", loop_filter=exact, verify=False)
+    d = hb.decode(a.bitstream, loop_filter=runner, output=None)
+    assert d.md5s == a.recon_md5s and d.hash_ok and a.side_info_bytes > 0
+    b = hb.encode(carphone[:5], config=config, qp=37, preset="medium", loop_filter=runner, verify=False)
+    assert b.bitstream == a.bitstream  # the same decisions from the same bits
+    assert hb.decode(b.bitstream, loop_filter=exact, output=None).md5s == b.recon_md5s
+
+
+def test_the_exactness_bound_holds_for_the_shipped_model_and_refuses_a_layer_past_2_53():
+    from cnn_filter._runner import exact_sum_bound, exact_sum_bound_of
+
+    model = load(REPO / "models" / "vrcnn-int" / "qp37.hmq")
+    bounds = dict(exact_sum_bound(str(REPO / "models" / "vrcnn-int" / "qp37.hmq")))
+    inputs = {0: 255} | {t: (1 << bits) - 1 for t, (_, _, bits) in enumerate(model.tensors) if t}
+    for layer in model.layers:  # |bias| + half + sum |w| x the input's largest value, computed here
+        expected = (np.abs(layer.bias.astype(np.float64)) + (1 << (layer.shift - 1) if layer.shift else 0)
+                    + np.abs(layer.weight.astype(np.float64)).reshape(layer.cout, -1).sum(1) * inputs[layer.src]).max()
+        assert bounds[layer.name] == expected < 2**53
+    w = np.full((1, 64, 9, 9), 32767, np.int16)
+    assert exact_sum_bound_of(w, [0], 0, 32767.0) < 2**53  # the largest layer the format allows
+    with pytest.raises(ValueError, match="layer given: a float64 partial sum could reach"):
+        exact_sum_bound_of(w, [0], 0, 2.0**40)  # inputs no .hmq tensor can hold
+
+
+def test_the_libtorch_plugin_runs_integer_models_exactly_and_names_what_does_not_apply(carphone):
+    from cnn_filter.loader import PLUGIN_NAME
+
+    models = REPO / "models" / "vrcnn-int"
+    plugin = hb.load_native_filter(plugin_path(PLUGIN_NAME), f"models={models};device=cpu;stripe=16")
+    picture = carphone[:1]
+    assert hb.post_filter(picture, plugin, [37]).md5() == hb.post_filter(picture, load_integer_filter(models), [37]).md5()
+    with pytest.raises(ValueError, match="option tile does not apply to integer models"):
+        hb.load_native_filter(plugin_path(PLUGIN_NAME), f"models={models};tile=128")

@@ -9,6 +9,7 @@
 
 #include "common/i420_picture.h"
 #include "common/py_block_options.h"
+#include "torch_runner/exact_int_models.h"
 #include "torch_runner/torch_filter.h"
 
 namespace py = pybind11;
@@ -79,6 +80,34 @@ private:
     const TorchModels* models_ = nullptr;
 };
 
+// An integer model on libtorch (any device), to the integer runner's bits.
+class ExactIntRunner {
+public:
+    explicit ExactIntRunner(const ExactIntOptions& o) {
+        py::gil_scoped_release release;
+        filter_ = make_exact_int_filter(o);
+        models_ = static_cast<const ExactIntModels*>(&filter_->models());
+    }
+    py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
+    int select_model(int qp) const { return models_->select_model(qp); }
+    std::string device() const { return models_->device(); }
+    py::array_t<uint8_t> filter_plane(int index, Plane y) const {
+        if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
+        if (index < 0 || index >= models_->count()) throw py::index_error("no such model");
+        int h = (int)y.shape(0), w = (int)y.shape(1);
+        std::vector<uint8_t> out;
+        {
+            py::gil_scoped_release release;
+            out = models_->filter_plane(index, y.data(), w, w, h);
+        }
+        return to_array(out, h, w);
+    }
+
+private:
+    std::unique_ptr<BlockSwitchedFilter> filter_;
+    const ExactIntModels* models_ = nullptr;
+};
+
 }  // namespace
 
 PYBIND11_MODULE(_runner, m) {
@@ -103,4 +132,37 @@ PYBIND11_MODULE(_runner, m) {
              py::arg("qp"), "run model `index` on a 4:2:0 picture as the loop does: (y, u, v) uint8")
         .def_property_readonly("qps", &Runner::qps)
         .def_property_readonly("device", &Runner::device);
+
+    m.def("exact_sum_bound", [](const std::string& path) {
+        IntModel model = IntModel::load(path);
+        std::vector<std::pair<std::string, double>> out;
+        for (size_t i = 0; i < model.layers.size(); i++)
+            out.emplace_back(model.layers[i].name, exact_sum_bound(model.layers[i], layer_input_max(model, (int)i)));
+        return out;
+    }, py::arg("path"), "per layer of an integer model: the largest float64 partial sum (< 2^53 or ValueError)");
+    m.def("exact_sum_bound_of", [](py::array_t<int16_t, py::array::c_style | py::array::forcecast> w,
+                                   std::vector<int32_t> bias, int shift, double input_max) {
+        if (w.ndim() != 4 || (size_t)w.shape(0) != bias.size()) throw py::value_error("weights (cout, cin, k, k), one bias each");
+        IntLayer l;
+        l.name = "given";
+        l.cout = (int)w.shape(0), l.cin = (int)w.shape(1), l.k = (int)w.shape(2), l.shift = shift;
+        l.weight.assign(w.data(), w.data() + w.size());
+        l.bias = bias;
+        return exact_sum_bound(l, input_max);
+    }, py::arg("weight"), py::arg("bias"), py::arg("shift"), py::arg("input_max"),
+       "the same bound for one layer given as arrays (ValueError naming it if a sum could reach 2^53)");
+    py::class_<ExactIntOptions> exact(m, "ExactIntOptions", "an integer model on libtorch (exact_int_models.h)");
+    exact.def(py::init<>())
+        .def_readwrite("qps", &ExactIntOptions::qps)
+        .def_readwrite("paths", &ExactIntOptions::paths)
+        .def_readwrite("device", &ExactIntOptions::device)
+        .def_readwrite("stripe", &ExactIntOptions::stripe);
+    bind_block_options(exact);
+    py::class_<ExactIntRunner>(m, "ExactIntRunner")
+        .def(py::init<const ExactIntOptions&>(), py::arg("options"))
+        .def("__hmcnn_filter__", &ExactIntRunner::capsule)
+        .def("select_model", &ExactIntRunner::select_model)
+        .def("filter_plane", &ExactIntRunner::filter_plane, py::arg("index"), py::arg("y"),
+             "model `index` on a uint8 luma plane, exactly as the integer runner")
+        .def_property_readonly("device", &ExactIntRunner::device);
 }

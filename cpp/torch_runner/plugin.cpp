@@ -7,6 +7,8 @@
 // Options, ';'-separated key=value: models (a model directory or file, required), device
 // (default cpu), tile (256), context (enough for the architecture's receptive radius),
 // log2_block (6), rdo (1), min_gain (see block_policy.h), half (0: fp16 on CUDA). No Python anywhere.
+// Integer models (.hmq, `hmcnn quantize`) run exactly, to the integer runner's bits, on any
+// device (exact_int_models.h); they take models, device, stripe, log2_block, rdo, min_gain.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -14,6 +16,7 @@
 #include "inloop_filter.h"
 #include "common/model_zoo.h"
 #include "common/plugin_options.h"
+#include "torch_runner/exact_int_models.h"
 #include "torch_runner/torch_filter.h"
 
 extern "C" {
@@ -21,9 +24,25 @@ extern "C" {
 __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(const char* options) {
     hmcnn::open_error().clear();
     try {
-        hmcnn::PluginOptions o(options, {"models", "device", "tile", "context", "log2_block", "rdo", "half", "min_gain"});
+        hmcnn::PluginOptions o(options, {"models", "device", "tile", "context", "log2_block", "rdo", "half", "min_gain",
+                                         "stripe"});
         if (!o.has("models")) throw std::invalid_argument("options need models=DIR");
         hmcnn::ModelZoo zoo = hmcnn::read_model_zoo(o.text("models", ""));
+        bool integer = std::all_of(zoo.paths.begin(), zoo.paths.end(), [](const std::string& p) {
+            return p.size() > 4 && p.compare(p.size() - 4, 4, ".hmq") == 0;
+        });
+        if (integer) {
+            for (const char* k : {"tile", "context", "half"})
+                if (o.has(k)) throw std::invalid_argument(std::string("option ") + k + " does not apply to integer models");
+            hmcnn::ExactIntOptions e;
+            e.qps = zoo.qps;
+            e.paths = zoo.paths;
+            e.device = o.text("device", "cpu");
+            e.stripe = o.integer("stripe", e.stripe);
+            e.blocks = hmcnn::block_switch_options(o);
+            return hmcnn::make_exact_int_filter(e).release()->table();
+        }
+        if (o.has("stripe")) throw std::invalid_argument("option stripe applies to integer models only");
         hmcnn::TorchFilterOptions t;
         t.qps = zoo.qps;
         t.paths = zoo.paths;
