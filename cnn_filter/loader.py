@@ -86,31 +86,39 @@ def check_context(models: zoo.ModelSet, context: int) -> None:
                          "tiled inference would differ from whole-picture inference")
 
 
-class IntegerFilter:
-    """Integer (.hmq) models in the integer runner: no libtorch, no float, bit-exact across
-    machines, kernels (scalar; avx2, with exact Winograd on the layers that qualify;
-    avx2-direct), thread counts and stripe heights (0: one per thread). Side information
-    names the model (its index, and on I pictures the file's 16-bit content hash)."""
+class _IntegerModels:
+    """What both ways of running integer (.hmq) models share: the native filter object,
+    the plug-in an out-of-process codec loads (``PLUGIN`` with ``plugin_options``), the
+    model choice."""
+
+    PLUGIN = ""
+    kind = "loop"
 
     def __init__(self, runner, models: zoo.ModelSet, options: str):
-        self._runner = runner
-        self.models = models
-        self.plugin_options = options
+        self._runner, self.models, self.plugin_options = runner, models, options
 
     path = property(lambda self: self.models.path)
-    qps = property(lambda self: list(self._runner.qps))
-    kernel = property(lambda self: self._runner.kernel)
-    kind = "loop"
-    device = "cpu"
+    qps = property(lambda self: list(self.models.qps))
 
     def __hmcnn_filter__(self):
         return self._runner.__hmcnn_filter__()
 
     def __hmcnn_plugin__(self) -> str:
-        return f"{plugin_path(INT_PLUGIN_NAME)}:{self.plugin_options}"
+        return f"{plugin_path(self.PLUGIN)}:{self.plugin_options}"
 
     def select_model(self, qp: int) -> int:
         return self._runner.select_model(qp)
+
+
+class IntegerFilter(_IntegerModels):
+    """Integer (.hmq) models in the integer runner: no libtorch, no float, bit-exact across
+    machines, kernels (scalar; avx2, with exact Winograd on the layers that qualify;
+    avx2-direct), thread counts and stripe heights (0: one per thread). Side information
+    names the model (its index, and on I pictures the file's 16-bit content hash)."""
+
+    PLUGIN = "libhmcnn_int_filter.so"
+    kernel = property(lambda self: self._runner.kernel)
+    device = "cpu"
 
     def model_hash(self, index: int) -> int:
         return self._runner.model_hash(index)
@@ -129,30 +137,15 @@ class IntegerFilter:
         return f"IntegerFilter({str(self.path)!r}, qps={self.qps}, kernel={self.kernel!r})"
 
 
-class ExactIntegerFilter:
+class ExactIntegerFilter(_IntegerModels):
     """Integer (.hmq) models evaluated with libtorch on any device (CPU, CUDA): float64
     convolutions of integer-valued tensors, exact because every partial sum stays below
     2^53 (proved per layer when loading), then the integer runner's shift and clamp in int64.
     The integer runner's bits and side information: a stream coded with one decodes with
     the other (cpp/torch_runner/exact_int_models.h)."""
 
-    kind = "loop"
-
-    def __init__(self, runner, models: zoo.ModelSet, options: str):
-        self._runner, self.models, self.plugin_options = runner, models, options
-
-    path = property(lambda self: self.models.path)
-    qps = property(lambda self: list(self.models.qps))
+    PLUGIN = "libhmcnn_torch_filter.so"
     device = property(lambda self: self._runner.device)
-
-    def __hmcnn_filter__(self):
-        return self._runner.__hmcnn_filter__()
-
-    def __hmcnn_plugin__(self) -> str:
-        return f"{plugin_path(PLUGIN_NAME)}:{self.plugin_options}"
-
-    def select_model(self, qp: int) -> int:
-        return self._runner.select_model(qp)
 
     def filter_plane(self, qp: int, y):
         """The model for ``qp`` on a uint8 luma plane, as in the loop."""
@@ -246,8 +239,8 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     return f
 
 
-PLUGIN_NAME = "libhmcnn_torch_filter.so"
-INT_PLUGIN_NAME = "libhmcnn_int_filter.so"
+PLUGIN_NAME = ExactIntegerFilter.PLUGIN  # the libtorch plug-in
+INT_PLUGIN_NAME = IntegerFilter.PLUGIN
 
 
 def plugin_path(name: str = PLUGIN_NAME) -> Path:

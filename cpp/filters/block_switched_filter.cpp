@@ -1,6 +1,7 @@
 #include "filters/block_switched_filter.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -39,6 +40,13 @@ ChromaCosts chroma_costs(const hmcnn_picture* pic, const FilteredPlanes& f) {
 }
 
 }  // namespace
+
+int nearest_qp_index(const std::vector<int>& qps, int qp) {
+    int best = 0;
+    for (int i = 1; i < (int)qps.size(); i++)
+        if (std::abs(qps[i] - qp) < std::abs(qps[best] - qp)) best = i;
+    return best;
+}
 
 BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, const BlockSwitchOptions& options)
     : models_(std::move(models)), opt_(options), table_(make_filter_table(this)) {

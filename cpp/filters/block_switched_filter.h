@@ -49,6 +49,10 @@ public:
     }
 };
 
+// The index of the trained QP nearest to `qp` (ties: the lower); `qps` ascending.
+// Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
+int nearest_qp_index(const std::vector<int>& qps, int qp);
+
 class BlockSwitchedFilter {
 public:
     // Throws std::invalid_argument on bad options.

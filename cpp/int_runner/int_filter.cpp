@@ -12,12 +12,7 @@ IntModels::IntModels(const IntFilterOptions& o) : opt_(o) {
     for (const std::string& p : o.paths) models_.push_back(IntModel::load(p));
 }
 
-int IntModels::select_model(int qp) const {
-    int best = 0;
-    for (int i = 1; i < (int)opt_.qps.size(); i++)
-        if (std::abs(opt_.qps[i] - qp) < std::abs(opt_.qps[best] - qp)) best = i;
-    return best;
-}
+int IntModels::select_model(int qp) const { return nearest_qp_index(opt_.qps, qp); }
 
 void IntModels::check_picture(const hmcnn_picture* pic) const {
     if (pic->bit_depth != 8) throw std::runtime_error("integer CNN filter: 8-bit pictures only");

@@ -114,13 +114,7 @@ void TorchModels::check_model(torch::jit::Module& m, const std::string& path) co
     }
 }
 
-int TorchModels::select_model(int qp) const {
-    if (yuv()) return 0;
-    int best = 0;
-    for (int i = 1; i < (int)opt_.qps.size(); i++)
-        if (std::abs(opt_.qps[i] - qp) < std::abs(opt_.qps[best] - qp)) best = i;
-    return best;
-}
+int TorchModels::select_model(int qp) const { return yuv() ? 0 : nearest_qp_index(opt_.qps, qp); }
 
 std::vector<uint8_t> TorchModels::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                                std::vector<float>* raw_out) const {
