@@ -163,18 +163,25 @@ def load_exact_integer_filter(path, device: str = "cpu", *, stripe: int = 512, r
 
     from cnn_filter._runner import ExactIntOptions, ExactIntRunner
 
+    models, o = _integer_options(path, ExactIntOptions(), rdo, log2_block, min_gain)
+    o.device, o.stripe = device, stripe
+    options = (f"models={Path(path).resolve()};device={device};stripe={stripe};rdo={int(rdo)};log2_block={log2_block}"
+               + ("" if min_gain is None else f";min_gain={min_gain}"))
+    return ExactIntegerFilter(ExactIntRunner(o), models, options)
+
+
+def _integer_options(path, o, rdo: bool, log2_block: int, min_gain: float | None):
+    """(the model set, ``o`` filled with its QPs and files and the block switching) for an
+    integer model directory; ValueError for TorchScript models or a bad min_gain."""
     models = zoo.open_models(path)
     if not models.integer:
         raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
     check_min_gain(min_gain)
-    o = ExactIntOptions()
     o.qps, o.paths = list(models.qps), [str(f) for f in models.files]
-    o.device, o.stripe, o.log2_block, o.rdo = device, stripe, log2_block, rdo
+    o.log2_block, o.rdo = log2_block, rdo
     if min_gain is not None:
         o.min_gain = min_gain
-    options = (f"models={Path(path).resolve()};device={device};stripe={stripe};rdo={int(rdo)};log2_block={log2_block}"
-               + ("" if min_gain is None else f";min_gain={min_gain}"))
-    return ExactIntegerFilter(ExactIntRunner(o), models, options)
+    return models, o
 
 
 def check_min_gain(min_gain: float | None) -> None:
@@ -186,15 +193,8 @@ def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe:
                         log2_block: int = 6, min_gain: float | None = None) -> IntegerFilter:
     from cnn_filter._int_runner import IntFilterOptions, IntRunner
 
-    models = zoo.open_models(path)
-    if not models.integer:
-        raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
-    check_min_gain(min_gain)
-    o = IntFilterOptions()
-    o.qps, o.paths = list(models.qps), [str(f) for f in models.files]
-    o.kernel, o.threads, o.stripe, o.log2_block, o.rdo = kernel, threads, stripe, log2_block, rdo
-    if min_gain is not None:
-        o.min_gain = min_gain
+    models, o = _integer_options(path, IntFilterOptions(), rdo, log2_block, min_gain)
+    o.kernel, o.threads, o.stripe = kernel, threads, stripe
     runner = IntRunner(o)
     options = (f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)};"
                f"log2_block={log2_block}" + ("" if min_gain is None else f";min_gain={min_gain}"))

@@ -1,6 +1,6 @@
 #include "torch_runner/exact_int_models.h"
 
-#include <torch/cuda.h>
+#include "torch_runner/torch_filter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,13 +44,7 @@ double exact_sum_bound(const IntLayer& l, double a) {
 ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torch::kCPU) {
     if (o.qps.empty() || o.qps.size() != o.paths.size()) throw std::invalid_argument("need one model file per QP");
     if (o.stripe < 8) throw std::invalid_argument("stripe must be at least 8 rows");
-    try {
-        device_ = torch::Device(o.device);
-    } catch (const c10::Error&) {
-        throw std::invalid_argument("unknown device '" + o.device + "'");
-    }
-    if (device_.is_cuda() && !torch::cuda::is_available())
-        throw std::invalid_argument("device '" + o.device + "' asked for, but CUDA is not available");
+    device_ = parse_device(o.device);
     auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
     for (const std::string& p : o.paths) {
         models_.push_back(IntModel::load(p));

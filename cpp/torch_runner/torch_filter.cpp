@@ -65,13 +65,7 @@ TorchModels::TorchModels(const TorchFilterOptions& options) : opt_(options), dev
     if (opt_.tile < 16 || opt_.context < 0) throw std::invalid_argument("bad tile or context size");
     if (yuv() && (opt_.tile % 2 || opt_.context % 2))
         throw std::invalid_argument("a 4:2:0 model needs an even tile size and context");
-    try {
-        device_ = torch::Device(opt_.device);
-    } catch (const c10::Error&) {
-        throw std::invalid_argument("unknown device '" + opt_.device + "'");
-    }
-    if (device_.is_cuda() && !torch::cuda::is_available())
-        throw std::invalid_argument("device '" + opt_.device + "' asked for, but CUDA is not available");
+    device_ = parse_device(opt_.device);
     if (opt_.half && !device_.is_cuda()) throw std::invalid_argument("fp16 inference needs a CUDA device");
 
     for (const std::string& path : opt_.paths) {
@@ -166,6 +160,18 @@ FilteredPlanes TorchModels::filter_picture(int index, const hmcnn_picture* pic) 
 void TorchModels::check_picture(const hmcnn_picture* pic) const {
     if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
     if (yuv() && pic->chroma_format != 1) throw std::runtime_error("CNN filter: the 4:2:0 model needs 4:2:0 pictures");
+}
+
+torch::Device parse_device(const std::string& name) {
+    torch::Device device(torch::kCPU);
+    try {
+        device = torch::Device(name);
+    } catch (const c10::Error&) {
+        throw std::invalid_argument("unknown device '" + name + "'");
+    }
+    if (device.is_cuda() && !torch::cuda::is_available())
+        throw std::invalid_argument("device '" + name + "' asked for, but CUDA is not available");
+    return device;
 }
 
 std::unique_ptr<BlockSwitchedFilter> make_torch_filter(const TorchFilterOptions& options) {

@@ -62,6 +62,10 @@ private:
     std::vector<torch::jit::Module> models_;
 };
 
+// A device name ("cpu", "cuda", "cuda:N") as a torch::Device; std::invalid_argument for
+// an unknown name or CUDA asked for where it is not available.
+torch::Device parse_device(const std::string& name);
+
 // The libtorch runner behind the C ABI.
 std::unique_ptr<BlockSwitchedFilter> make_torch_filter(const TorchFilterOptions& options);
 
