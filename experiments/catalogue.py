@@ -46,26 +46,54 @@ class Sequence:
     def hm_sequence_cfg(self) -> str:
         return self.hm_cfg or self.name
 
-    def source(self, sequence_dir: Path | None) -> str:
-        """Where the frames come from (for messages and the store)."""
+    def file_names(self) -> list[str]:
+        """The names (lower case, without .yuv) this sequence's file goes by: the catalogue's,
+        and the usual variants (without "_crop", with or without the frame rate, with a
+        bit-depth suffix)."""
+        base, fps = f"{self.name}_{self.width}x{self.height}", f"{self.fps:g}"
+        depth = ("_10bit", "") if self.bit_depth == 10 else ("", "_8bit")
+        names = [Path(self.file).stem] if self.file else []
+        names += [n.replace("_crop", "") for n in names]
+        names += [f"{base}{f}{d}{c}" for d in depth for f in (f"_{fps}", "") for c in ("", "_crop")]
+        return list(dict.fromkeys(n.lower() for n in names))
+
+    def source(self, sequence_dir: Path | None, files: dict | None = None) -> str:
+        """Where the frames come from (for loading, messages and the store): an explicit
+        mapping (``files``, the experiment's ``sequence_files``), else the file found under
+        ``sequence_dir`` or a subfolder of it by any of ``file_names``, else where the
+        catalogue's name would be."""
         if self.builtin:
             return f"builtin:{self.builtin}"
         if self.shared or self.image:
             return str(data_root() / (self.shared or self.image))
+        if files and self.name in files:
+            return str(files[self.name])
+        found = yuv_files(str(sequence_dir)).get if sequence_dir else None
+        for name in self.file_names() if found else ():
+            if found(name):
+                return found(name)
         return str(Path(sequence_dir or ".") / self.file)
 
-    def problem(self, sequence_dir: Path | None) -> str | None:
+    def problem(self, sequence_dir: Path | None, files: dict | None = None) -> str | None:
         """Why this sequence cannot be coded here, or None."""
         if self.builtin:
             return None
-        if self.file and sequence_dir is None:
+        if self.file and sequence_dir is None and not (files and self.name in files):
             return "no --sequence-dir given"
-        path = Path(self.source(sequence_dir))
-        return None if path.is_file() else f"missing file {path}"
+        path = Path(self.source(sequence_dir, files))
+        if path.is_file():
+            return None
+        if files and self.name in files:
+            return f"missing file {path} (mapped in the experiment's sequence_files)"
+        if self.file:
+            return (f"no file under {sequence_dir} (or its subfolders) named {self.file} or "
+                    f"{', '.join(n + '.yuv' for n in self.file_names()[1:4])} ... (any case)")
+        return f"missing file {path}"
 
-    def load(self, sequence_dir: Path | None, frames: int | None) -> hb.Video | hb.YuvFile:
-        """The frames to code: a YuvFile (read frame by frame as it is coded) for a raw
-        sequence file, a Video in memory for the small built-in clips and images."""
+    def load(self, source: str, frames: int | None) -> hb.Video | hb.YuvFile:
+        """The frames to code from ``source`` (what ``source()`` said): a YuvFile (read frame
+        by frame as it is coded) for a raw sequence file, a Video in memory for the small
+        built-in clips and images."""
         n = min(frames or self.frames, self.frames)
         if self.builtin:
             from hm_bridge.clips import load_builtin
@@ -74,10 +102,10 @@ class Sequence:
         elif self.image:
             from hm_bridge.color import load_image_rgb, rgb_to_video
 
-            video = rgb_to_video(load_image_rgb(self.source(sequence_dir)))
+            video = rgb_to_video(load_image_rgb(source))
         else:
             # 10-bit class A sources are rounded to 8 bits as HM's Main CTC does (YuvFile)
-            video = hb.YuvFile(self.source(sequence_dir), self.width, self.height, frames=n, fps=self.fps,
+            video = hb.YuvFile(source, self.width, self.height, frames=n, fps=self.fps,
                                bit_depth=self.bit_depth)
         if self.crop:  # small clips only
             video = video.load()
@@ -85,6 +113,18 @@ class Sequence:
             video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],
                              video.fps)
         return video
+
+
+def yuv_files(folder: str) -> dict[str, str]:
+    """The .yuv files in ``folder`` and two levels of subfolders (one per class, say), by
+    lower-case name without the extension; the shallowest first."""
+    out: dict[str, str] = {}
+    root = Path(folder)
+    for pattern in ("*", "*/*", "*/*/*"):
+        for p in sorted(root.glob(pattern)):
+            if p.suffix.lower() == ".yuv" and p.is_file():
+                out.setdefault(p.stem.lower(), str(p))
+    return out
 
 
 @functools.lru_cache(maxsize=None)

@@ -41,7 +41,8 @@ def _cmd_run(args) -> int:
           f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
-          f"{summary['failed']} failed; results in {Path(args.out) / STORE_NAME}")
+          f"{summary['failed']} failed, {summary['elsewhere']} run by another coordinator on this folder; "
+          f"results in {Path(args.out) / STORE_NAME}")
     if args.report:
         _print_report(Path(args.out), args.method)
     return 1 if summary["failed"] else 0

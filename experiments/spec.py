@@ -45,6 +45,8 @@ class Experiment:
     ctc_rules: bool = True
     codec: str = "x265"
     hm_dir: str | None = None
+    #: sequence name -> its .yuv file, for files that go by other names than the catalogue's
+    sequence_files: dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         for c in self.configs:
@@ -67,7 +69,10 @@ class Experiment:
             check_filter_spec(spec)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not d["sequence_files"]:
+            del d["sequence_files"]  # the stored form of experiments that map none stays as it was
+        return d
 
     def filter_fingerprint(self, spec: str) -> str:
         """Identifies a filter's content: for a model directory, a hash of its model files, and

@@ -38,7 +38,9 @@ COLUMNS = [name for name, _, _ in JOB_COLUMNS]
 JSON_COLUMNS = ("per_frame", "versions")
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS jobs (" + ", ".join(f"{n} {t}" for n, t, _ in JOB_COLUMNS) + ");\n"
-          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);")
+          "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
+          # a job being coded: by which coordinator, until when (renewed while it lives)
+          "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);")
 
 
 class Store:
@@ -82,6 +84,33 @@ class Store:
         with self.db:  # one transaction per job: committed before the next one is looked at
             self.db.execute(f"INSERT OR REPLACE INTO jobs ({', '.join(COLUMNS)}) VALUES "
                             f"({', '.join('?' * len(COLUMNS))})", values)
+            self.db.execute("DELETE FROM claims WHERE key = ?", (row["key"],))
+
+    # --- claims: two coordinators on one folder never code a job twice ---------------------
+    def claim(self, key: str, owner: str, lease: float, since: float, dead=lambda owner: False) -> bool:
+        """Takes job ``key`` for ``owner`` for ``lease`` seconds, unless it has a row
+        recorded since ``since`` (this sweep's start) or a live claim of another owner
+        (expired, or ``dead(owner)``: not live)."""
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # one claimer at a time across processes
+            if self.db.execute("SELECT 1 FROM jobs WHERE key = ? AND (status = 'done' OR finished_at >= ?)",
+                               (key, since)).fetchone():
+                return False
+            held = self.db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+            if held and held[0] != owner and held[1] > now and not dead(held[0]):
+                return False
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, owner, now + lease))
+        return True
+
+    def renew(self, owner: str, lease: float) -> None:
+        with self.db:
+            self.db.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease, owner))
+
+    def finished_since(self, keys: list[str], since: float) -> set[str]:
+        """Those of ``keys`` with a row recorded since ``since`` (done or failed), or done before."""
+        rows = self.db.execute("SELECT key FROM jobs WHERE status = 'done' OR finished_at >= ?", (since,))
+        return {r[0] for r in rows} & set(keys)
 
     def rows(self, status: str | None = "done") -> list[dict]:
         cur = self.db.execute("SELECT * FROM jobs" + (" WHERE status = ?" if status else ""),

@@ -36,7 +36,7 @@ class Job:
     filter: str
     frames: int | None
     preset: str
-    sequence_dir: str | None
+    source: str  # where the frames are (sequence.source(), resolved on the coordinator)
     qp_cascade: str = "hm16.20"
     placement: str = "loop"  # of the filter (the anchor has none)
     codec: str = "x265"
@@ -46,6 +46,17 @@ class Job:
 
 
 PICTURES = "pictures"
+
+
+class NoSequencesFound(ValueError):
+    """None of an experiment's sequences is where the sweep looked: nothing to run."""
+
+    def __init__(self, exp: Experiment, sequence_dir: Path | None, missing: list):
+        where = f"under {sequence_dir} and its subfolders" if sequence_dir else "(no --sequence-dir given)"
+        names = ", ".join(s.file or s.name for s in missing[:8]) + (" ..." if len(missing) > 8 else "")
+        super().__init__(f"none of the {len(missing)} sequences of experiment {exp.name!r} was found {where}; "
+                         f"expected files such as {names} (any case, with or without the frame-rate, '_crop' "
+                         "and bit-depth suffixes), or map them in the experiment's sequence_files")
 
 
 def crop_qp(qps: list[int]) -> int:
@@ -76,11 +87,15 @@ def plan(exp: Experiment, pictures_dir: Path | None = None) -> tuple[list[Job], 
             configs.append(c)
     jobs = []
     fingerprints = {arm: exp.filter_fingerprint(spec) for arm, spec in (("anchor", exp.anchor), ("test", exp.test))}
-    for seq in catalogue.select(exp.classes, exp.sequences):
-        why = seq.problem(seq_dir)
+    selected = catalogue.select(exp.classes, exp.sequences)
+    missing = []
+    for seq in selected:
+        why = seq.problem(seq_dir, exp.sequence_files)
         if why:
             skipped.append((f"sequence {seq.name}", why))
+            missing.append(seq)
             continue
+        source = seq.source(seq_dir, exp.sequence_files)  # resolved here, on the coordinator
         for config in configs:
             if exp.ctc_rules and not catalogue.tested_in(seq.cls, config):
                 skipped.append((f"sequence {seq.name} in {config}", f"class {seq.cls} is not tested in {config} "
@@ -89,21 +104,23 @@ def plan(exp: Experiment, pictures_dir: Path | None = None) -> tuple[list[Job], 
             for qp in exp.qps:
                 for arm, spec in (("anchor", exp.anchor), ("test", exp.test)):
                     placement = exp.placement if arm == "test" else "loop"
-                    what = [seq.name, seq.source(seq_dir), exp.frames, config, qp, exp.preset, fingerprints[arm],
+                    what = [seq.name, source, exp.frames, config, qp, exp.preset, fingerprints[arm],
                             exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     keep = str(pictures_dir) if pictures_dir and qp == crop_qp(exp.qps) else None
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
-                                    exp.sequence_dir, exp.qp_cascade, placement, codec_name, exp.hm_dir,
+                                    source, exp.qp_cascade, placement, codec_name, exp.hm_dir,
                                     seq.hm_sequence_cfg, keep))
+    if selected and len(missing) == len(selected):
+        raise NoSequencesFound(exp, seq_dir, missing)
     return jobs, skipped
 
 
 # --- executed in the workers ------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
-def _video(name: str, sequence_dir: str | None, frames: int | None):
+def _video(name: str, source: str, frames: int | None):
     seq = next(s for seqs in catalogue.load_catalogue().values() for s in seqs if s.name == name)
-    return seq.load(Path(sequence_dir) if sequence_dir else None, frames)
+    return seq.load(source, frames)
 
 
 @functools.lru_cache(maxsize=4)
@@ -162,7 +179,7 @@ def run_job(job: Job) -> dict:
     row = {"key": job.key, "sequence": job.sequence, "class": job.cls, "config": job.config, "qp": job.qp,
            "arm": job.arm, "filter": job.filter}
     try:
-        video = _video(job.sequence, job.sequence_dir, job.frames)
+        video = _video(job.sequence, job.source, job.frames)
         metrics = _PictureMetrics(job, len(video))
         # the experiment's encoder settings go to the backends that take them (x265's preset
         # and cascade; HM's cfgs say it all): encode() would refuse them elsewhere
@@ -210,7 +227,7 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
     done = store.done_keys()
     todo = [j for j in jobs if j.key not in done]
     summary = {"jobs": len(jobs), "already_done": len(jobs) - len(todo), "ran": 0, "failed": 0,
-               "skipped": skipped}
+               "elsewhere": 0, "skipped": skipped}
     for what, why in skipped:
         print(f"skipped {what}: {why}", file=sys.stderr)
     if not todo:
@@ -219,21 +236,102 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=f"ctc {exp.name}", unit="job",
                disable=not progress, smoothing=0.1)
     t0 = time.perf_counter()
+    claims = _Claims(out / STORE_NAME)
     try:
-        results = _run_ray(todo, jobs_parallel, address) if backend == "ray" else _run_local(todo, jobs_parallel)
-        for row in results:
-            store.record(row)
-            summary["ran"] += 1
-            if row["status"] != "done":
-                summary["failed"] += 1
-                bar.write(f"FAILED {row['sequence']} {row['config']} QP {row['qp']} {row['arm']}: "
-                          f"{row['error'].splitlines()[0]}")
-            bar.update(1)
+        queue = todo
+        while queue:
+            elsewhere: list[Job] = []  # jobs another coordinator on this folder holds
+            if backend == "ray":
+                mine = []
+                for j in queue:
+                    (mine if claims.take(j) else elsewhere).append(j)
+                results = _run_ray(mine, jobs_parallel, address) if mine else iter(())
+            else:
+                results = _run_local(queue, jobs_parallel, claims.take, elsewhere)
+            for row in results:
+                store.record(row)
+                summary["ran"] += 1
+                if row["status"] != "done":
+                    summary["failed"] += 1
+                    bar.write(f"FAILED {row['sequence']} {row['config']} QP {row['qp']} {row['arm']}: "
+                              f"{row['error'].splitlines()[0]}")
+                bar.update(1)
+            queue = claims.wait_for(elsewhere, bar, summary)  # theirs finish, or a dead one's are taken over
     finally:
+        claims.close()
         bar.close()
         store.set_meta("last_run_seconds", time.perf_counter() - t0)
         store.close()
     return summary
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether a claim's owner (host:pid:...) is a coordinator of this host that has
+    exited (its claims need not wait for the lease); another host's: unknown, False."""
+    import socket
+
+    host, pid = owner.split(":")[:2]
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+class _Claims:
+    """This coordinator's claims on jobs in the store, with a lease a thread renews while
+    it lives: a second coordinator on the same folder codes the jobs nobody holds and
+    waits for the others; the claims of a coordinator that died expire and are taken over."""
+
+    LEASE = 60.0  # seconds; renewed every LEASE / 4
+
+    def __init__(self, path: Path, lease: float | None = None):
+        import socket
+        import threading
+        import uuid
+
+        self.path, self.lease = path, lease or float(os.environ.get("HMCNN_CLAIM_LEASE", self.LEASE))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.since = time.time()  # rows recorded from now on are this sweep's
+        self.store = Store(path)
+        self._stop = threading.Event()
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
+        self._renewer.start()
+
+    def _renew(self) -> None:
+        store = Store(self.path)  # a connection of this thread's own
+        try:
+            while not self._stop.wait(self.lease / 4):
+                store.renew(self.owner, self.lease)
+        finally:
+            store.close()
+
+    def take(self, job: Job) -> bool:
+        return self.store.claim(job.key, self.owner, self.lease, self.since, _dead_here)
+
+    def wait_for(self, theirs: list[Job], bar, summary: dict) -> list[Job]:
+        """Waits until every job of ``theirs`` has a row; returns those whose claim expired
+        meanwhile (now ours, to run)."""
+        while theirs:
+            finished = self.store.finished_since([j.key for j in theirs], self.since)
+            if finished:
+                summary["elsewhere"] += len(finished)
+                bar.update(len(finished))
+                theirs = [j for j in theirs if j.key not in finished]
+            if any(self.take(j) for j in theirs):
+                return theirs  # a coordinator died: run them (those still held go round again)
+            if theirs:
+                time.sleep(1.0)
+        return []
+
+    def close(self) -> None:
+        self._stop.set()
+        self._renewer.join()
+        self.store.close()
 
 
 def _crashed_row(job: Job) -> dict:
@@ -242,16 +340,21 @@ def _crashed_row(job: Job) -> dict:
             "error": "the worker process died running this job (a crash in the codec or a native filter)"}
 
 
-def _run_in_pool(queue: list[Job], n: int, threads: int, in_flight_at_crash: list[Job]):
+def _run_in_pool(queue: list[Job], n: int, threads: int, in_flight_at_crash: list[Job], take,
+                 elsewhere: list[Job]):
     """Runs the jobs popped from ``queue`` in one pool of ``n`` worker processes until
     the queue is empty or a worker dies; then the jobs still in flight (which one
-    crashed is unknown) go to ``in_flight_at_crash``."""
+    crashed is unknown) go to ``in_flight_at_crash``. A job is claimed (``take``) just
+    before it is submitted; one that another coordinator holds goes to ``elsewhere``."""
     with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_init_worker,
                              initargs=(threads,)) as pool:
         pending = {}
 
         def feed():  # keep the pool fed without queueing everything up front
             while queue and len(pending) < 2 * n:
+                if not take(queue[-1]):
+                    elsewhere.append(queue.pop())
+                    continue
                 pending[pool.submit(run_job, queue[-1])] = queue[-1]
                 queue.pop()  # only once submitted: a broken pool loses no job
 
@@ -268,7 +371,7 @@ def _run_in_pool(queue: list[Job], n: int, threads: int, in_flight_at_crash: lis
             in_flight_at_crash.extend(pending.values())
 
 
-def _run_local(todo: list[Job], n: int):
+def _run_local(todo: list[Job], n: int, take=lambda job: True, elsewhere: list[Job] | None = None):
     """Jobs in worker processes, so that a job that kills its process (a segfault in a
     native filter, say) becomes a failed row instead of ending the sweep: after a
     crash, each job that was in flight is rerun alone to find the one that crashes,
@@ -276,12 +379,13 @@ def _run_local(todo: list[Job], n: int):
     n = max(1, n)
     threads = max(1, (os.cpu_count() or 1) // n)
     queue = list(reversed(todo))  # pop() takes the jobs in their planned order
+    elsewhere = [] if elsewhere is None else elsewhere
     while queue:
         suspects: list[Job] = []
-        yield from _run_in_pool(queue, n, threads, suspects)
+        yield from _run_in_pool(queue, n, threads, suspects, take, elsewhere)
         for job in suspects:
             crashed: list[Job] = []
-            yield from _run_in_pool([job], 1, threads, crashed)
+            yield from _run_in_pool([job], 1, threads, crashed, take, elsewhere)
             if crashed:
                 yield _crashed_row(job)
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from conftest import REPO
@@ -267,3 +268,82 @@ def test_ctc_run_names_its_experiment_first_and_the_old_preset_spelling_still_wo
                           "ultrafast", "--test", "smoothing"], capture_output=True, text=True, cwd=REPO)
     assert old.returncode == 0, old.stderr
     assert "spelled `hmcnn ctc run quick` now" in old.stderr
+
+
+def test_a_sweep_that_finds_none_of_its_sequences_stops_with_the_reason(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = subprocess.run([sys.executable, "-m", "hmcnn", "ctc", "run", "ctc", "--sequence-dir", str(empty), "--out",
+                        str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 2, r.stderr
+    assert "none of the 24 sequences" in r.stderr and str(empty) in r.stderr and "Traffic_2560x1600_30_crop.yuv" in r.stderr
+
+
+def test_sequences_are_found_by_their_usual_names_in_class_folders_or_mapped(tmp_path):
+    """Case, frame-rate and '_crop' variants in per-class subfolders are found; a file of
+    another name is mapped in the experiment; what is still missing is skipped by name."""
+    import dataclasses
+
+    from experiments.spec import Experiment
+
+    frame = np.zeros(416 * 240 * 3 // 2, np.uint8)
+    d = tmp_path / "jctvc"
+    for rel in ("ClassD/basketballpass_416x240_50.yuv", "D/BQSquare_416x240.yuv", "mine/horses.yuv"):
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        np.concatenate([frame, frame]).tofile(d / rel)
+    exp = Experiment(name="d", classes=["D"], configs=["ai"], qps=[32, 37], frames=2, test="smoothing",
+                     sequence_dir=str(d), sequence_files={"RaceHorses": str(d / "mine" / "horses.yuv")})
+    jobs, skipped = plan(exp)
+    sources = {j.sequence: j.source for j in jobs}
+    assert sources == {"BasketballPass": str(d / "ClassD" / "basketballpass_416x240_50.yuv"),
+                       "BQSquare": str(d / "D" / "BQSquare_416x240.yuv"),
+                       "RaceHorses": str(d / "mine" / "horses.yuv")}
+    assert [w for w, _ in skipped] == ["sequence BlowingBubbles"]
+    assert "BlowingBubbles_416x240_50.yuv" in skipped[0][1]
+    assert "sequence_files" not in dataclasses.replace(exp, sequence_files={}).to_dict()  # stored as before
+
+
+def test_two_coordinators_on_one_folder_code_each_job_once(tmp_path):
+    """Two `hmcnn ctc run` at once on one output folder: the jobs are claimed in the store,
+    so the two runs' counts add up to the plan and every job has one row."""
+    import re
+
+    out = tmp_path / "shared"
+    cmd = _cli(out, "-j", "1")
+    procs = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    counts = [re.search(r"(\d+) jobs: (\d+) already done, (\d+) run, (\d+) failed, (\d+) run by another", o).groups()
+              for o, _ in outs]
+    assert counts[0][0] == counts[1][0]
+    total = int(counts[0][0])
+    ran = [int(c[2]) for c in counts]
+    assert sum(ran) == total, counts  # each job coded once, by one of them
+    assert all(int(c[1]) + int(c[2]) + int(c[4]) == total for c in counts)  # each saw every job finished
+    with sqlite3.connect(out / "results.sqlite") as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM jobs WHERE status = 'done'").fetchone() == (total,
+                                                                                                                  total)
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone() == (0,)
+
+
+def test_the_claims_of_a_coordinator_that_died_are_taken_over(tmp_path):
+    """A coordinator killed mid-sweep on another host (its claims cannot be checked for a
+    live process) holds its jobs only until its lease runs out; the next run takes them."""
+    from experiments.store import Store
+
+    out = tmp_path / "o"
+    first = subprocess.run(_cli(out, "--qps", "37", "32"), capture_output=True, text=True, cwd=REPO)
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(out / "results.sqlite") as db:  # as if two jobs were never finished by a dead node
+        keys = [k for (k,) in db.execute("SELECT key FROM jobs LIMIT 2")]
+        db.execute(f"DELETE FROM jobs WHERE key IN ({', '.join('?' * len(keys))})", keys)
+    store = Store(out / "results.sqlite")
+    for k in keys:
+        assert store.claim(k, "another-host:1:x", 3.0, 0.0)
+    store.close()
+    t0 = time.time()
+    env = dict(os.environ, HMCNN_CLAIM_LEASE="3")
+    again = subprocess.run(_cli(out, "--qps", "37", "32"), capture_output=True, text=True, cwd=REPO, env=env)
+    assert again.returncode == 0, again.stderr
+    assert "2 run, 0 failed" in again.stdout and time.time() - t0 >= 2.0  # waited for the lease, then ran them
