@@ -58,6 +58,31 @@ def _print_report(out: Path, method: str) -> None:
           f"{out / 'bdrate.md'}")
 
 
+def _cmd_status(args) -> int:
+    from experiments.store import Store
+
+    path = Path(args.dir) / STORE_NAME
+    if not path.is_file():
+        print(f"hmcnn ctc status: no sweep in {args.dir} (no {STORE_NAME})", file=sys.stderr)
+        return 2
+    store = Store(path)
+    try:
+        s = store.status()
+        names = {k: f"{seq} {cfg} QP {qp} {arm}" for k, seq, cfg, qp, arm in
+                 store.db.execute("SELECT key, sequence, config, qp, arm FROM jobs")}
+        last = store.meta("last_run_seconds")
+    finally:
+        store.close()
+    print(f"{args.dir}: {s['planned']} jobs planned: {len(s['done'])} done, {len(s['running'])} running, "
+          f"{len(s['failed'])} failed, {len(s['waiting'])} not started"
+          + (f" (last run {last:.0f} s)" if last else ""))
+    for key, owner, left in s["running"]:
+        print(f"  running  {key} by {owner} (lease {left:.0f} s left)")
+    for key, error in s["failed"]:
+        print(f"  failed   {names.get(key, key)}: {error}")
+    return 1 if s["failed"] else 0
+
+
 def _cmd_report(args) -> int:
     _print_report(Path(args.dir), args.method)
     return 0
@@ -157,6 +182,10 @@ def add_commands(sub) -> None:
     r.add_argument("--report", action="store_true", help="write and print the report when done")
     r.add_argument("--method", default=METHODS[0], choices=METHODS)
     r.set_defaults(func=_cmd_run)
+    st = csub.add_parser("status", help="what a sweep's folder holds: done, running (by which coordinator), "
+                                        "failed, not started")
+    st.add_argument("dir")
+    st.set_defaults(func=_cmd_status)
     p = csub.add_parser("report", help="BD-rate tables (CSV, Markdown) and HTML report of a sweep")
     p.add_argument("dir")
     p.add_argument("--method", default=METHODS[0], choices=METHODS)

@@ -107,6 +107,25 @@ class Store:
         with self.db:
             self.db.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + lease, owner))
 
+    def status(self) -> dict:
+        """What the store knows of the planned jobs: done, failed (with the first line of
+        the error), running (a live claim: owner, seconds left on its lease), not started."""
+        planned = self.meta("planned_keys") or []
+        rows = {k: (s, e) for k, s, e in self.db.execute("SELECT key, status, error FROM jobs")}
+        now = time.time()
+        live = {k: (o, x - now) for k, o, x in self.db.execute("SELECT key, owner, expires FROM claims") if x > now}
+        out = {"planned": len(planned), "done": [], "failed": [], "running": [], "waiting": []}
+        for k in planned:
+            if k in rows and rows[k][0] == "done":
+                out["done"].append(k)
+            elif k in live:
+                out["running"].append((k,) + live[k])
+            elif k in rows:
+                out["failed"].append((k, (rows[k][1] or "").splitlines()[0] if rows[k][1] else ""))
+            else:
+                out["waiting"].append(k)
+        return out
+
     def finished_since(self, keys: list[str], since: float) -> set[str]:
         """Those of ``keys`` with a row recorded since ``since`` (done or failed), or done before."""
         rows = self.db.execute("SELECT key FROM jobs WHERE status = 'done' OR finished_at >= ?", (since,))

@@ -10,7 +10,6 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO
 from experiments.sweep import plan, run
 from experiments.report import report
 from experiments.spec import Experiment
@@ -347,3 +346,23 @@ def test_the_claims_of_a_coordinator_that_died_are_taken_over(tmp_path):
     again = subprocess.run(_cli(out, "--qps", "37", "32"), capture_output=True, text=True, cwd=REPO, env=env)
     assert again.returncode == 0, again.stderr
     assert "2 run, 0 failed" in again.stdout and time.time() - t0 >= 2.0  # waited for the lease, then ran them
+
+
+def test_ctc_status_says_what_is_done_running_failed_and_waiting(tmp_path):
+    from experiments.store import Store
+
+    out = tmp_path / "o"
+    assert subprocess.run(_cli(out, "--qps", "37", "32"), capture_output=True, cwd=REPO).returncode == 0
+    store = Store(out / "results.sqlite")
+    keys = store.meta("planned_keys")
+    with store.db:
+        store.db.execute("DELETE FROM jobs WHERE key IN (?, ?)", keys[:2])
+        store.db.execute("UPDATE jobs SET status = 'failed', error = 'RuntimeError: boom\nmore' WHERE key = ?",
+                         (keys[2],))
+    assert store.claim(keys[0], "node7:42:x", 60.0, 0.0)
+    store.close()
+    r = subprocess.run([sys.executable, "-m", "hmcnn", "ctc", "status", str(out)], capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.returncode == 1  # a failed job
+    assert f"{len(keys)} jobs planned: {len(keys) - 3} done, 1 running, 1 failed, 1 not started" in r.stdout
+    assert "by node7:42:x" in r.stdout and "RuntimeError: boom" in r.stdout and "more" not in r.stdout
