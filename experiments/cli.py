@@ -39,7 +39,8 @@ def _cmd_run(args) -> int:
     print(f"experiment {exp.name}: anchor '{exp.anchor}' ({exp.codec}, filter off) vs test '{exp.test}' "
           f"({exp.placement}), configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, "
           f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
-    summary = run(exp, Path(args.out), args.jobs, args.backend, args.address)
+    summary = run(exp, Path(args.out), args.jobs, args.backend, args.address, cpus_per_job=args.cpus_per_job,
+                  gpus_per_job=args.gpus_per_job)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
           f"{summary['failed']} failed, {summary['elsewhere']} run by another coordinator on this folder; "
           f"results in {Path(args.out) / STORE_NAME}")
@@ -167,6 +168,10 @@ def add_commands(sub) -> None:
     r.add_argument("-j", "--jobs", type=int, default=1, help="parallel jobs (local process pool)")
     r.add_argument("--backend", choices=["local", "ray"], default="local")
     r.add_argument("--address", help="Ray cluster address (--backend ray)")
+    r.add_argument("--cpus-per-job", type=int, default=None,
+                   help="each job's threads (Ray: the CPUs it asks for; default 1; local: CPUs / -j)")
+    r.add_argument("--gpus-per-job", type=float, default=0.0,
+                   help="Ray: the GPU share each job asks for (0.5: two jobs share a GPU); its CNN runs there")
     r.add_argument("--frames", type=int, help="frames per sequence (default: the experiment's)")
     r.add_argument("--qps", type=int, nargs="+")
     r.add_argument("--configs", nargs="+")

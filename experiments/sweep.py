@@ -4,6 +4,7 @@ progress bar with ETA, resumable, failures recorded without stopping the others.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -42,7 +43,9 @@ class Job:
     codec: str = "x265"
     hm_dir: str | None = None
     hm_cfg: str | None = None  # HM's per-sequence cfg name
-    pictures: str | None = None  # keep the middle picture's luma here (for the report's crops)
+    keep_picture: bool = False  # send the middle picture's luma home (the report's crops)
+    cpus: int = 1  # the job's threads (Ray: the CPUs it asks for)
+    gpus: float = 0.0  # Ray: the GPU share it asks for (0.5: two jobs share one); its CNN runs there
 
 
 PICTURES = "pictures"
@@ -107,7 +110,7 @@ def plan(exp: Experiment, pictures_dir: Path | None = None) -> tuple[list[Job], 
                     what = [seq.name, source, exp.frames, config, qp, exp.preset, fingerprints[arm],
                             exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
-                    keep = str(pictures_dir) if pictures_dir and qp == crop_qp(exp.qps) else None
+                    keep = pictures_dir is not None and qp == crop_qp(exp.qps)
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
                                     source, exp.qp_cascade, placement, codec_name, exp.hm_dir,
                                     seq.hm_sequence_cfg, keep))
@@ -124,10 +127,17 @@ def _video(name: str, source: str, frames: int | None):
 
 
 @functools.lru_cache(maxsize=4)
-def _filter(spec: str):
+def _filter(spec: str, device: str | None = None):
     from cnn_filter.filters import resolve_filter
 
-    return resolve_filter(spec)
+    return resolve_filter(spec, device)
+
+
+def _set_threads(n: int) -> None:
+    """A job's threads: the CNN runner's (x265 codes one thread, the results never depend on it)."""
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
 
 
 def _init_worker(threads: int) -> None:
@@ -155,20 +165,22 @@ class _PictureMetrics:
         from experiments.metrics import ssim_plane
 
         self.ssim[i] = ssim_plane(source[0], recon[0])
-        if self.job.pictures and i == self.middle:
+        if self.job.keep_picture and i == self.middle:
             self.kept = {"recon": recon[0].copy(), "index": i}
             if self.job.arm == "anchor":
                 self.kept["orig"] = source[0].copy()
 
-    def keep_picture(self) -> None:
-        """Writes the kept picture where the report looks for it."""
-        import numpy as np
 
-        Path(self.job.pictures).mkdir(parents=True, exist_ok=True)
-        arrays = {**self.kept, "index": np.array(self.kept["index"])}
-        tmp = picture_file(self.job.pictures, self.job.key).with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, picture_file(self.job.pictures, self.job.key))
+
+def write_picture(pictures_dir: Path, key: str, kept: dict) -> None:
+    """The picture a job sent home, where the report looks for it (on the coordinator)."""
+    import numpy as np
+
+    Path(pictures_dir).mkdir(parents=True, exist_ok=True)
+    arrays = {**kept, "index": np.array(kept["index"])}
+    tmp = picture_file(pictures_dir, key).with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, picture_file(pictures_dir, key))
 
 
 def run_job(job: Job) -> dict:
@@ -179,19 +191,26 @@ def run_job(job: Job) -> dict:
     row = {"key": job.key, "sequence": job.sequence, "class": job.cls, "config": job.config, "qp": job.qp,
            "arm": job.arm, "filter": job.filter}
     try:
+        if job.gpus > 0 and not os.environ.get("CUDA_VISIBLE_DEVICES"):
+            raise RuntimeError(f"the job asked for {job.gpus:g} GPU and was given none (CUDA_VISIBLE_DEVICES "
+                               f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}): not run on the CPU instead")
+        _set_threads(job.cpus)
         video = _video(job.sequence, job.source, job.frames)
         metrics = _PictureMetrics(job, len(video))
         # the experiment's encoder settings go to the backends that take them (x265's preset
         # and cascade; HM's cfgs say it all): encode() would refuse them elsewhere
         settings = dict(preset=job.preset, threads=1, frame_threads=1, qp_cascade=job.qp_cascade)
         honoured = hb.CODECS[job.codec].option_defaults
-        r = hb.encode(video, config=job.config, qp=job.qp, loop_filter=_filter(job.filter), placement=job.placement,
+        r = hb.encode(video, config=job.config, qp=job.qp, loop_filter=_filter(job.filter, "cuda" if job.gpus else None),
+                      placement=job.placement,
                       codec=job.codec, hm_dir=job.hm_dir, sequence=job.hm_cfg, on_picture=metrics,
                       **{k: v for k, v in settings.items() if k in honoured})
         # verify=True: a recon/decoder mismatch raises
         versions = {"encoder": r.encoder, "hm-cnn-loop": git_commit(short=True)}
-        if job.pictures:
-            metrics.keep_picture()
+        if job.gpus:
+            versions["cuda_visible_devices"] = os.environ["CUDA_VISIBLE_DEVICES"]
+        if job.keep_picture:
+            row["picture"] = metrics.kept  # written by the coordinator, wherever the job ran
         if "torch" in sys.modules:
             versions["torch"] = sys.modules["torch"].__version__
         row.update(
@@ -210,9 +229,16 @@ def run_job(job: Job) -> dict:
 
 # --- coordination --------------------------------------------------------------------------
 def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "local", address: str | None = None,
-        progress: bool = True) -> dict:
-    """Runs every job of ``exp`` not already done in ``out``/results.sqlite."""
+        progress: bool = True, cpus_per_job: int | None = None, gpus_per_job: float = 0.0) -> dict:
+    """Runs every job of ``exp`` not already done in ``out``/results.sqlite. Each job's
+    threads: ``cpus_per_job`` (Ray asks for that many CPUs; default 1), or on the local
+    pool the machine's CPUs shared by the ``jobs_parallel`` jobs. ``gpus_per_job`` (Ray
+    only): the GPU share each job asks for; its CNN filter runs on the GPU Ray assigns."""
     out = Path(out)
+    if gpus_per_job and backend != "ray":
+        raise ValueError("--gpus-per-job asks Ray for GPUs: it needs --backend ray")
+    if gpus_per_job < 0 or (cpus_per_job is not None and cpus_per_job < 1):
+        raise ValueError("--cpus-per-job must be a positive integer and --gpus-per-job non-negative")
     store = Store(out / STORE_NAME)
     previous = store.meta("experiment")
     if previous is not None and previous != json.loads(dumps(exp)):
@@ -225,7 +251,8 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
     # files under the same path) stay in the store but are not this experiment's numbers
     store.set_meta("planned_keys", [j.key for j in jobs])
     done = store.done_keys()
-    todo = [j for j in jobs if j.key not in done]
+    threads = cpus_per_job or (1 if backend == "ray" else max(1, (os.cpu_count() or 1) // max(1, jobs_parallel)))
+    todo = [dataclasses.replace(j, cpus=threads, gpus=gpus_per_job) for j in jobs if j.key not in done]
     summary = {"jobs": len(jobs), "already_done": len(jobs) - len(todo), "ran": 0, "failed": 0,
                "elsewhere": 0, "skipped": skipped}
     for what, why in skipped:
@@ -245,10 +272,12 @@ def run(exp: Experiment, out: Path, jobs_parallel: int = 1, backend: str = "loca
                 mine = []
                 for j in queue:
                     (mine if claims.take(j) else elsewhere).append(j)
-                results = _run_ray(mine, jobs_parallel, address) if mine else iter(())
+                results = _run_ray(mine, address, threads, gpus_per_job) if mine else iter(())
             else:
                 results = _run_local(queue, jobs_parallel, claims.take, elsewhere)
             for row in results:
+                if "picture" in row:  # sent home by the job, wherever it ran
+                    write_picture(out / PICTURES, row["key"], row.pop("picture"))
                 store.record(row)
                 summary["ran"] += 1
                 if row["status"] != "done":
@@ -390,13 +419,19 @@ def _run_local(todo: list[Job], n: int, take=lambda job: True, elsewhere: list[J
                 yield _crashed_row(job)
 
 
-def _run_ray(todo: list[Job], n: int, address: str | None):
+def _run_ray(todo: list[Job], address: str | None, cpus: int, gpus: float):
     try:
         import ray
     except ImportError as e:
         raise RuntimeError("--backend ray needs Ray: pip install 'ray[default]'") from e
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=1)(run_job)
+    have = ray.cluster_resources()
+    if gpus and have.get("GPU", 0) < gpus:  # Ray would wait for one forever
+        raise ValueError(f"--gpus-per-job {gpus:g}, but the Ray cluster has {have.get('GPU', 0):g} GPU")
+    if have.get("CPU", 0) < cpus:
+        raise ValueError(f"--cpus-per-job {cpus}, but the Ray cluster has {have.get('CPU', 0):g} CPUs")
+    # Ray sets CUDA_VISIBLE_DEVICES for a task that asks for GPUs, and isolates them
+    remote = ray.remote(num_cpus=cpus, num_gpus=gpus)(run_job)
     pending = [remote.remote(j) for j in todo]
     while pending:
         ready, pending = ray.wait(pending, num_returns=1)

@@ -1,11 +1,13 @@
 """CTC sweeps: end to end, resume after SIGKILL, failures recorded."""
 import csv
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -366,3 +368,35 @@ def test_ctc_status_says_what_is_done_running_failed_and_waiting(tmp_path):
     assert r.returncode == 1  # a failed job
     assert f"{len(keys)} jobs planned: {len(keys) - 3} done, 1 running, 1 failed, 1 not started" in r.stdout
     assert "by node7:42:x" in r.stdout and "RuntimeError: boom" in r.stdout and "more" not in r.stdout
+
+
+def test_ray_jobs_get_their_gpu_share_and_send_their_pictures_home(tmp_path, monkeypatch):
+    """A simulated cluster (head without CPUs, two worker nodes with one logical GPU each):
+    with --gpus-per-job 0.5 every job sees the GPU Ray assigned it and two jobs share one;
+    the report's pictures are written by the coordinator (the workers run elsewhere); the
+    rows equal a local run's; asking for more GPUs than the cluster has is a clear error."""
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    from ray.cluster_utils import Cluster
+
+    exp = _exp(sequences=["RTn23", "carphone"], configs=["ai"], frames=1)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1, num_gpus=1)
+    monkeypatch.chdir(tmp_path)  # the coordinator's folder; relative paths are resolved here
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        summary = run(exp, Path("ray"), backend="ray", progress=False, gpus_per_job=0.5)
+        with pytest.raises(ValueError, match="the Ray cluster has 2 GPU"):
+            run(exp, Path("ray3"), backend="ray", progress=False, gpus_per_job=3)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert summary["ran"] == 16 and summary["failed"] == 0
+    with sqlite3.connect(tmp_path / "ray" / "results.sqlite") as db:
+        seen = [json.loads(v)["cuda_visible_devices"] for (v,) in db.execute("SELECT versions FROM jobs")]
+    assert len(seen) == 16 and set(seen) <= {"0", "1"}  # each job was given one of the GPUs
+    assert len(list((tmp_path / "ray" / "pictures").glob("*.npz"))) == 4  # the crop QP's jobs, on the coordinator
+    local = run(exp, tmp_path / "local", progress=False)
+    assert local["ran"] == 16 and _rows(tmp_path / "ray" / "results.sqlite") == _rows(tmp_path / "local" / "results.sqlite")
+    with pytest.raises(ValueError, match="needs --backend ray"):
+        run(exp, tmp_path / "x", gpus_per_job=0.5, progress=False)
