@@ -140,16 +140,6 @@ def _set_threads(n: int) -> None:
         sys.modules["torch"].set_num_threads(n)
 
 
-def _init_worker(threads: int) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
-
-
 class _PictureMetrics:
     """What a job measures beyond hm_bridge's numbers as pictures pass: luma SSIM per
     frame, and the middle picture's luma for the report's crops (the only picture kept)."""
@@ -369,14 +359,12 @@ def _crashed_row(job: Job) -> dict:
             "error": "the worker process died running this job (a crash in the codec or a native filter)"}
 
 
-def _run_in_pool(queue: list[Job], n: int, threads: int, in_flight_at_crash: list[Job], take,
-                 elsewhere: list[Job]):
+def _run_in_pool(queue: list[Job], n: int, in_flight_at_crash: list[Job], take, elsewhere: list[Job]):
     """Runs the jobs popped from ``queue`` in one pool of ``n`` worker processes until
     the queue is empty or a worker dies; then the jobs still in flight (which one
     crashed is unknown) go to ``in_flight_at_crash``. A job is claimed (``take``) just
     before it is submitted; one that another coordinator holds goes to ``elsewhere``."""
-    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:  # run_job sets its threads
         pending = {}
 
         def feed():  # keep the pool fed without queueing everything up front
@@ -406,15 +394,14 @@ def _run_local(todo: list[Job], n: int, take=lambda job: True, elsewhere: list[J
     crash, each job that was in flight is rerun alone to find the one that crashes,
     and the sweep goes on in a fresh pool."""
     n = max(1, n)
-    threads = max(1, (os.cpu_count() or 1) // n)
     queue = list(reversed(todo))  # pop() takes the jobs in their planned order
     elsewhere = [] if elsewhere is None else elsewhere
     while queue:
         suspects: list[Job] = []
-        yield from _run_in_pool(queue, n, threads, suspects, take, elsewhere)
+        yield from _run_in_pool(queue, n, suspects, take, elsewhere)
         for job in suspects:
             crashed: list[Job] = []
-            yield from _run_in_pool([job], 1, threads, crashed, take, elsewhere)
+            yield from _run_in_pool([job], 1, crashed, take, elsewhere)
             if crashed:
                 yield _crashed_row(job)
 

@@ -34,7 +34,7 @@ def get_codec(name: str, hm_dir=None) -> Codec:
 SLICE_TYPE_CODES = {"I": 2, "P": 1, "B": 0, "b": 0}  # HEVC slice_type of our frame types
 
 
-def _post_filter_planes(planes, loop_filter, qp: int, frame_type: str, poc: int = 0) -> tuple:
+def _post_filter_planes(planes, loop_filter, qp: int, frame_type: str) -> tuple:
     """One picture through ``loop_filter`` outside any loop (placement "post")."""
     h, w = planes[0].shape
     out = _core.post_filter(loop_filter, i420_bytes(planes), 1, w, h, [int(qp)], [SLICE_TYPE_CODES.get(frame_type, 2)])
