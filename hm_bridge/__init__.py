@@ -9,7 +9,7 @@ behind the same interface.
 """
 from hm_bridge._core import FILTER_ABI_VERSION, MAX_SIDE_INFO, SIDE_INFO_UUID, NoopFilter, Picture, SmoothingFilter
 from hm_bridge.backend import Codec
-from hm_bridge.codec import CODECS, decode, encode, get_codec, post_filter
+from hm_bridge.codec import CODECS, decode, encode, get_codec, join_segments, post_filter
 from hm_bridge.configs import CONFIGS, PLACEMENTS, UNSUPPORTED, get_config
 from hm_bridge.native_filter import NativeLibraryFilter, load_native_filter
 from hm_bridge.results import DecodeResult, EncodeResult, ReconMismatchError
@@ -19,5 +19,5 @@ __all__ = [
     "CODECS", "CONFIGS", "Codec", "PLACEMENTS", "UNSUPPORTED", "FILTER_ABI_VERSION", "MAX_SIDE_INFO", "SIDE_INFO_UUID",
     "DecodeResult", "EncodeResult", "NativeLibraryFilter", "NoopFilter", "Picture", "PsnrReport",
     "ReconMismatchError", "SmoothingFilter",
-    "Video", "YuvFile", "decode", "encode", "get_codec", "get_config", "load_native_filter", "post_filter",
+    "Video", "YuvFile", "decode", "encode", "get_codec", "get_config", "join_segments", "load_native_filter", "post_filter",
 ]

@@ -44,6 +44,7 @@ class EncodeFacts:
     encoder_options: list[str] = field(default_factory=list)
     qp_cascade: str | None = None
     intra_period: int | None = None
+    stream_header_bytes: int = 0  # bytes the encoder writes once per stream, before the first picture's own
     reported_psnr_y: dict | None = None  # display index -> PSNR-Y the encoder printed (cross-checked)
 
 
@@ -81,6 +82,13 @@ class Codec(ABC):
         """Decodes ``bitstream`` with ``loop_filter`` in the loop, yielding (y, u, v) of
         each output picture; fills ``stats``. ``size``: (width, height) when known;
         ``threads``: the decoder's (ValueError where it cannot honour them)."""
+
+    @classmethod
+    def segment_starts(cls, config: str, frames: int, fps: float, options: dict) -> tuple[list[int], str]:
+        """Where a sequence of ``frames`` pictures may be cut into segments whose encodes,
+        joined (hm_bridge.segments), equal the whole encode: the allowed first pictures,
+        and why not elsewhere. Default: nowhere but the start."""
+        return [0], f"the {cls.name} backend does not code segments"
 
     def verifying_decoders(self, loop_filter, options: dict) -> list:
         """Decoders that must reproduce this backend's reconstruction: callables

@@ -13,6 +13,7 @@ from hm_bridge import _core
 from hm_bridge.backend import Codec, DecodeStats, EncodeFacts, EncodeRequest
 from hm_bridge.configs import check_placement, check_qp
 from hm_bridge.hm import HMCodec
+from hm_bridge.segments import join_results
 from hm_bridge.results import (DecodeMeter, DecodeResult, EncodeMeter, EncodeResult, PictureObserver,
                                ReconMismatchError, check_decoded, check_reported_psnr)
 from hm_bridge.video import Video, YuvFile, i420_bytes, split_i420
@@ -22,7 +23,7 @@ from hm_bridge.x265 import X265Codec
 CODECS: dict[str, type[Codec]] = {"x265": X265Codec, "hm": HMCodec}
 
 __all__ = ["CODECS", "DecodeResult", "EncodeResult", "ReconMismatchError", "decode", "encode", "get_codec",
-           "post_filter"]
+           "join_segments", "post_filter"]
 
 
 def get_codec(name: str, hm_dir=None) -> Codec:
@@ -83,6 +84,7 @@ def encode(
     qp_cascade: str | None = None,
     extra_options: list[tuple[str, str]] | None = None,
     decoder_threads: int | None = None,
+    first_frame: int | None = None,
 ) -> EncodeResult:
     """Encodes ``video`` (a Video in memory, or a YuvFile read frame by frame) under a
     CTC-like ``config`` ("ai", "ra", "ldp"; "ldb" with HM), one picture at a time: memory
@@ -106,7 +108,8 @@ def encode(
     "slow"), ``threads`` (worker pool), ``frame_threads``, ``hm_qp_offsets`` and
     ``qp_cascade`` (force HM's per-picture QPs of the cascade "hm16.20", default, or
     "l1100"; hm_bridge/cascade.py), ``extra_options`` (x265 (name, value) pairs),
-    ``decoder_threads`` (libde265's, for the verifying decode).
+    ``decoder_threads`` (libde265's, for the verifying decode), ``first_frame`` (``video``
+    is a segment of a sequence starting at that picture, to be joined by join_segments).
     """
     source = _select_frames(video, frames)
     check_qp(qp)
@@ -115,7 +118,10 @@ def encode(
     backend.check_config(config)
     options = backend.check_options(dict(preset=preset, threads=threads, frame_threads=frame_threads,
                                          hm_qp_offsets=hm_qp_offsets, qp_cascade=qp_cascade,
-                                         extra_options=extra_options, decoder_threads=decoder_threads))
+                                         extra_options=extra_options, decoder_threads=decoder_threads,
+                                         first_frame=first_frame))
+    if not isinstance(options.get("first_frame", 0), int) or options.get("first_frame", 0) < 0:
+        raise ValueError(f"first_frame must be a non-negative integer, got {first_frame!r}")
     request = EncodeRequest(config, qp, placement, sequence, options)
     post = loop_filter if placement == "post" else None
     meter = EncodeMeter(source, recon, on_picture)
@@ -133,14 +139,35 @@ def encode(
         meter.add(pic)
     result = meter.result(seconds=seconds, config=config, qp=qp, encoder=facts.encoder,
                           encoder_options=facts.encoder_options, placement=placement, qp_cascade=facts.qp_cascade,
-                          intra_period=facts.intra_period)
+                          intra_period=facts.intra_period, stream_header_bytes=facts.stream_header_bytes)
     if facts.reported_psnr_y is not None and post is None:
         check_reported_psnr(result, facts.reported_psnr_y)
     if verify:
-        for decoder in backend.verifying_decoders(None if post is not None else loop_filter, options):
-            result.decode = _decode_with(decoder, result.bitstream, result.fps, (source.width, source.height),
-                                         post=post, qps=result.slice_qps, types=result.frame_types)
-            check_decoded(result, result.decode)
+        _verify(result, backend, loop_filter, options, (source.width, source.height))
+    return result
+
+
+def _verify(result: EncodeResult, backend: Codec, loop_filter, options: dict, size) -> None:
+    """Every verifying decoder of ``backend`` decodes ``result.bitstream`` to its
+    reconstruction (ReconMismatchError otherwise); ``result.decode``: the last one's."""
+    post = loop_filter if result.placement == "post" else None
+    for decoder in backend.verifying_decoders(None if post is not None else loop_filter, options):
+        result.decode = _decode_with(decoder, result.bitstream, result.fps, size, post=post, qps=result.slice_qps,
+                                     types=result.frame_types)
+        check_decoded(result, result.decode)
+
+
+def join_segments(parts: list[EncodeResult], firsts: list[int], *, loop_filter=None, codec: str = "x265",
+                  hm_dir=None, size=None, verify: bool = True, **options) -> EncodeResult:
+    """The encodes of a sequence's segments (``firsts``: each one's first frame; see
+    ``hm_bridge.segments``) as one result: the joined stream, the pictures in order;
+    ``verify``: the joined stream decoded with ``loop_filter`` must give the joined
+    reconstruction (ReconMismatchError otherwise). ``options``: the backend settings the
+    segments were coded with (the verifying decoders may use them)."""
+    backend = get_codec(codec, hm_dir)
+    result = join_results(parts, firsts)
+    if verify:
+        _verify(result, backend, loop_filter, backend.check_options(options), size)
     return result
 
 

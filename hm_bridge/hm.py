@@ -178,6 +178,15 @@ class HMCodec(Codec):
     #: none: HM's cfg files say it all (x265's preset, threads, cascade are refused)
     option_defaults = {}
 
+    @classmethod
+    def segment_starts(cls, config, frames, fps, options):
+        # HM counts POCs from the sequence's start (AI: one IDR, then I pictures with their
+        # POC; RA: CRA with leading pictures, open GOP): a segment coded alone starts at
+        # POC 0 with an IDR, a different stream (and in RA, other references)
+        return [0], ("HM's pictures carry POCs counted from the sequence's first picture (RA: open GOPs "
+                     "whose leading pictures reference the previous period): a segment coded alone would not be "
+                     "the same stream")
+
     def __init__(self, root=None):
         self.build = root if isinstance(root, HMBuild) else HMBuild.find(root)
 

@@ -88,6 +88,7 @@ class EncodeResult:
     placement: str = "loop"  # where the filter ran (hm_bridge.configs.PLACEMENTS)
     qp_cascade: str | None = None  # whose per-picture QPs: a cascade name, HM's cfg, or None (the encoder's own)
     intra_period: int | None = None
+    stream_header_bytes: int = 0  # the stream's first bytes, written once per stream (joining segments drops them)
     decode: DecodeResult | None = None  # the verifying decode (verify=True)
     kept_recon: Video | YuvFile | None = None
 

@@ -22,6 +22,7 @@ class X265Codec(Codec):
         "qp_cascade": DEFAULT_CASCADE,  # ... of this cascade (hm_bridge/cascade.py)
         "extra_options": (),  # more x265 (name, value) options
         "decoder_threads": None,  # libde265 worker threads of the verifying decode
+        "first_frame": 0,  # a segment's first picture's index in its sequence (hm_bridge.segments)
     }
 
     def check_config(self, config: str) -> None:
@@ -45,6 +46,7 @@ class X265Codec(Codec):
         s.forced_qp = cfg.slice_qps(request.qp, len(source), source.fps, cascade_name) if forced else []
         s.frame_threads = libde265.check_threads(opts["frame_threads"], "frame_threads")
         s.pool_threads = libde265.check_threads(opts["threads"], "threads")
+        s.first_poc = opts["first_frame"]
         facts.encoder = f"x265 {_core.X265_VERSION}"
         facts.encoder_options = [f"--preset={opts['preset']}", f"--tune={TUNE}"] + \
             [f"--{k}" + (f"={v}" if v else "") for k, v in options]
@@ -58,6 +60,7 @@ class X265Codec(Codec):
         forced = list(settings.forced_qp)
         encoder = _core.X265Encoder(settings, len(source), loop_filter)
         headers = encoder.headers  # the first access unit (decoding order) carries them
+        facts.stream_header_bytes = len(headers)  # (each IDR's access unit repeats the parameter sets too)
         w, h = source.width, source.height
 
         def picture(p) -> CodedPicture:
@@ -74,6 +77,15 @@ class X265Codec(Codec):
                 yield picture(p)
         while (p := encoder.flush()) is not None:
             yield picture(p)
+
+    @classmethod
+    def segment_starts(cls, config, frames, fps, options):
+        if config == "ai":
+            return list(range(frames)), ""  # every picture an IDR
+        if config == "ra":  # closed GOPs: each IDR period stands alone
+            period = get_config(config).intra_period(fps, options.get("qp_cascade") or DEFAULT_CASCADE)
+            return list(range(0, frames, period)), f"RA is cut only at its IDRs (every {period} pictures)"
+        return [0], f"{config.upper()} has one IDR, at the start: no later picture is a random-access point"
 
     def decode_pictures(self, bitstream, loop_filter, stats: DecodeStats, size=None, threads=None):
         return libde265.decode_pictures(bitstream, loop_filter, stats, threads)

@@ -290,7 +290,9 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("options", &EncoderSettings::options, "x265 (name, value) pairs; value '' for a flag")
         .def_readwrite("forced_qp", &EncoderSettings::forced_qp, "slice QP forced on each input frame (empty: none)")
         .def_readwrite("frame_threads", &EncoderSettings::frame_threads)
-        .def_readwrite("pool_threads", &EncoderSettings::pool_threads);
+        .def_readwrite("pool_threads", &EncoderSettings::pool_threads)
+        .def_readwrite("first_poc", &EncoderSettings::first_poc,
+                       "a segment's first picture's index in the whole sequence (0: a whole sequence)");
 
     py::class_<PyCodedPicture>(m, "CodedPicture", "One coded picture as x265 returned it (decoding order)")
         .def_readonly("poc", &PyCodedPicture::poc, "display index")

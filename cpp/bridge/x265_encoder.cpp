@@ -60,6 +60,11 @@ X265Session::X265Session(const EncoderSettings& s, int count, const hmcnn_filter
         throw std::invalid_argument("forced_qp must have one entry per frame");
     param_ = make_param(s);
     param_->inloopFilter = filter;
+    if (s.first_poc < 0) {
+        x265_param_free(param_);
+        throw std::invalid_argument("first_poc must not be negative");
+    }
+    param_->hmcnnFirstPoc = s.first_poc;
     encoder_ = x265_encoder_open(param_);
     if (!encoder_) {
         x265_param_free(param_);

@@ -26,6 +26,7 @@ struct EncoderSettings {
     std::vector<int> forced_qp;  // per input frame, the slice QP forced on it; empty = the encoder's
     int frame_threads = 0;      // 0 = x265's default
     int pool_threads = 0;       // 0 = x265's default
+    int first_poc = 0;          // a segment's first picture's index in the whole sequence (hmcnnFirstPoc)
 };
 
 // One coded picture as x265 hands it back (decoding order).
