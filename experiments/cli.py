@@ -40,13 +40,25 @@ def _cmd_run(args) -> int:
           f"({exp.placement}), configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, "
           f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address, cpus_per_job=args.cpus_per_job,
-                  gpus_per_job=args.gpus_per_job)
+                  gpus_per_job=args.gpus_per_job, segments=args.segments)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
           f"{summary['failed']} failed, {summary['elsewhere']} run by another coordinator on this folder; "
           f"results in {Path(args.out) / STORE_NAME}")
     if args.report:
         _print_report(Path(args.out), args.method)
     return 1 if summary["failed"] else 0
+
+
+def _segments_arg(text: str):
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--segments takes 'auto' or a positive integer, not {text!r}")
+    return n
 
 
 def _print_report(out: Path, method: str) -> None:
@@ -172,6 +184,9 @@ def add_commands(sub) -> None:
                    help="each job's threads (Ray: the CPUs it asks for; default 1; local: CPUs / -j)")
     r.add_argument("--gpus-per-job", type=float, default=0.0,
                    help="Ray: the GPU share each job asks for (0.5: two jobs share a GPU); its CNN runs there")
+    r.add_argument("--segments", type=_segments_arg, default=None, metavar="auto|N",
+                   help="code each sequence as N segments (auto: one per ~32 pictures / RA intra period) where the "
+                        "codec allows a cut (x265 AI, RA), in parallel, joined into the whole encode's stream")
     r.add_argument("--frames", type=int, help="frames per sequence (default: the experiment's)")
     r.add_argument("--qps", type=int, nargs="+")
     r.add_argument("--configs", nargs="+")

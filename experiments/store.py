@@ -40,7 +40,10 @@ JSON_COLUMNS = ("per_frame", "versions")
 SCHEMA = ("CREATE TABLE IF NOT EXISTS jobs (" + ", ".join(f"{n} {t}" for n, t, _ in JOB_COLUMNS) + ");\n"
           "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);\n"
           # a job being coded: by which coordinator, until when (renewed while it lives)
-          "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);")
+          "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL);\n"
+          # a segment of a job coded as segments (key: JOB@FIRST-END), kept until the job's row is
+          "CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY, job TEXT NOT NULL, first INTEGER NOT NULL, "
+          "stop INTEGER NOT NULL, record BLOB NOT NULL, finished_at REAL NOT NULL);")
 
 
 class Store:
@@ -86,22 +89,50 @@ class Store:
                             f"({', '.join('?' * len(COLUMNS))})", values)
             self.db.execute("DELETE FROM claims WHERE key = ?", (row["key"],))
 
+    # --- segments: the parts of a job coded as segments, until it is joined ---------------------
+    def record_segment(self, key: str, job: str, span: tuple[int, int], record: bytes) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?)",
+                            (key, job, span[0], span[1], record, time.time()))
+            self.db.execute("DELETE FROM claims WHERE key = ?", (key,))
+
+    def segments(self, job: str) -> dict[tuple[int, int], bytes]:
+        return {(a, b): r for a, b, r in self.db.execute("SELECT first, stop, record FROM segments WHERE job = ?",
+                                                         (job,))}
+
+    def drop_segments(self, job: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM segments WHERE job = ?", (job,))
+
     # --- claims: two coordinators on one folder never code a job twice ---------------------
+    #: a claim's key: a job's, or a segment's (JOB@FIRST-END)
+    def _finished(self, key: str, since: float) -> bool:
+        job = key.split("@")[0]  # a segment's job failed (or was done): the segment is over too
+        return bool(self.db.execute("SELECT 1 FROM jobs WHERE key IN (?, ?) AND (status = 'done' OR finished_at >= ?)",
+                                    (key, job, since)).fetchone()
+                    or self.db.execute("SELECT 1 FROM segments WHERE key = ?", (key,)).fetchone())
+
+    def claimable(self, key: str, owner: str, since: float, dead=lambda owner: False) -> bool:
+        """Whether ``owner`` could take ``key`` now (not finished, no live claim of another)."""
+        if self._finished(key, since):
+            return False
+        held = self.db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
+        return not (held and held[0] != owner and held[1] > time.time() and not dead(held[0]))
+
     def claim(self, key: str, owner: str, lease: float, since: float, dead=lambda owner: False) -> bool:
-        """Takes job ``key`` for ``owner`` for ``lease`` seconds, unless it has a row
-        recorded since ``since`` (this sweep's start) or a live claim of another owner
-        (expired, or ``dead(owner)``: not live)."""
-        now = time.time()
+        """Takes job (or segment) ``key`` for ``owner`` for ``lease`` seconds, unless it has
+        finished (a row recorded since ``since``, this sweep's start, or a stored segment)
+        or a live claim of another owner (expired, or ``dead(owner)``: not live)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")  # one claimer at a time across processes
-            if self.db.execute("SELECT 1 FROM jobs WHERE key = ? AND (status = 'done' OR finished_at >= ?)",
-                               (key, since)).fetchone():
+            if not self.claimable(key, owner, since, dead):
                 return False
-            held = self.db.execute("SELECT owner, expires FROM claims WHERE key = ?", (key,)).fetchone()
-            if held and held[0] != owner and held[1] > now and not dead(held[0]):
-                return False
-            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, owner, now + lease))
+            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, owner, time.time() + lease))
         return True
+
+    def release(self, key: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM claims WHERE key = ?", (key,))
 
     def renew(self, owner: str, lease: float) -> None:
         with self.db:
@@ -127,9 +158,12 @@ class Store:
         return out
 
     def finished_since(self, keys: list[str], since: float) -> set[str]:
-        """Those of ``keys`` with a row recorded since ``since`` (done or failed), or done before."""
-        rows = self.db.execute("SELECT key FROM jobs WHERE status = 'done' OR finished_at >= ?", (since,))
-        return {r[0] for r in rows} & set(keys)
+        """Those of ``keys`` with a row recorded since ``since`` (done or failed), or done
+        before; a segment's key: stored, or its job finished."""
+        rows = {r[0] for r in self.db.execute("SELECT key FROM jobs WHERE status = 'done' OR finished_at >= ?",
+                                              (since,))}
+        segments = {r[0] for r in self.db.execute("SELECT key FROM segments")}
+        return {k for k in keys if k in rows or k in segments or k.split("@")[0] in rows}
 
     def rows(self, status: str | None = "done") -> list[dict]:
         cur = self.db.execute("SELECT * FROM jobs" + (" WHERE status = ?" if status else ""),
