@@ -32,6 +32,7 @@ JOB_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("per_frame", "TEXT", "JSON: psnr y/u/v and bits per frame"),
     ("versions", "TEXT", "JSON: encoder, torch, hm-cnn-loop commit"),
     ("intra_period", "INTEGER", "RA: pictures between IDRs"),
+    ("stream_md5", "TEXT", "MD5 of the coded stream (a job coded in segments: of the joined stream)"),
     ("finished_at", "REAL", ""),
 )
 COLUMNS = [name for name, _, _ in JOB_COLUMNS]

@@ -272,7 +272,7 @@ def _done_row(row: dict, job: Job, r, ssim) -> dict:
         dec_seconds=r.decode.seconds, md5_match=int(bool(r.md5_match)), side_info_bytes=r.side_info_bytes,
         per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist(),
                    "types": r.frame_types, "qps": r.slice_qps},
-        intra_period=r.intra_period,
+        intra_period=r.intra_period, stream_md5=hashlib.md5(r.bitstream).hexdigest(),
         versions=_versions(job, r))
     return row
 

@@ -400,3 +400,86 @@ def test_ray_jobs_get_their_gpu_share_and_send_their_pictures_home(tmp_path, mon
     assert local["ran"] == 16 and _rows(tmp_path / "ray" / "results.sqlite") == _rows(tmp_path / "local" / "results.sqlite")
     with pytest.raises(ValueError, match="needs --backend ray"):
         run(exp, tmp_path / "x", gpus_per_job=0.5, progress=False)
+
+
+def _ray_cluster(*nodes):
+    """A simulated cluster: a head without CPUs, worker nodes as given (add_node kwargs)."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    return cluster, [cluster.add_node(**kw) for kw in nodes]
+
+
+def test_ray_a_node_lost_mid_sweep_loses_nothing_and_models_travel_content_addressed(tmp_path, monkeypatch):
+    """Two worker nodes; the filter is a model directory given relative to the
+    coordinator's folder (sent with the jobs, cached by digest on the nodes); a node is
+    removed once the first rows are in: every job still ends done, rows equal a local run."""
+    import shutil
+    import threading
+
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    from experiments.models_shipped import pack
+
+    shutil.copytree(REPO / "models" / "vrcnn", tmp_path / "my_vrcnn")
+    monkeypatch.chdir(tmp_path)
+    cache = tmp_path / "node-cache"
+    exp = _exp(sequences=["RTn23"], configs=["ai", "ldp"], frames=3, qps=[27, 32, 37], test="my_vrcnn")
+    cluster, (_, doomed) = _ray_cluster({"num_cpus": 1, "env_vars": {"HMCNN_MODEL_CACHE": str(cache)}},
+                                        {"num_cpus": 1, "env_vars": {"HMCNN_MODEL_CACHE": str(cache)}})
+    db = tmp_path / "ray" / "results.sqlite"
+
+    def remove_a_node_once_rows_come():
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            try:
+                with sqlite3.connect(db, timeout=1) as c:
+                    if c.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] >= 2:
+                        break
+            except sqlite3.Error:
+                pass
+            time.sleep(0.2)
+        cluster.remove_node(doomed)
+
+    killer = threading.Thread(target=remove_a_node_once_rows_come)
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        killer.start()
+        summary = run(exp, Path("ray"), backend="ray", progress=False)
+        killer.join()
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert summary["failed"] == 0 and summary["ran"] == 12, summary
+    assert len(cluster.list_all_nodes()) <= 2  # the node was removed (head + one left, before shutdown)
+    digest = pack("my_vrcnn")[0]
+    assert (cache / digest / "manifest.json").exists() and len(list(cache.iterdir())) == 1  # one copy per digest
+    local = run(exp, tmp_path / "local", progress=False)
+    assert local["ran"] == 12 and _rows(db) == _rows(tmp_path / "local" / "results.sqlite")
+
+
+def test_ray_a_node_without_the_data_folder_gives_failed_rows_naming_it(tmp_path):
+    """One node mounts the sequences elsewhere ($HMCNN_SEQUENCE_DIR) and lacks them: its
+    jobs fail with the path and the node; without that node the rerun completes them."""
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    d = tmp_path / "jctvc"
+    d.mkdir()
+    np.random.default_rng(0).integers(0, 255, 416 * 240 * 3 // 2 * 2, dtype=np.uint8).tofile(
+        d / "BasketballPass_416x240_50.yuv")
+    exp = _exp(sequences=["BasketballPass"], configs=["ai"], frames=2, qps=[32, 37, 42], sequence_dir=str(d))
+    cluster, (good, dry) = _ray_cluster({"num_cpus": 1},
+                                        {"num_cpus": 1, "env_vars": {"HMCNN_SEQUENCE_DIR": "/nonexistent/jctvc"}})
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        first = run(exp, tmp_path / "ray", backend="ray", progress=False)
+        with sqlite3.connect(tmp_path / "ray" / "results.sqlite") as c:
+            errors = [e for (e,) in c.execute("SELECT error FROM jobs WHERE status = 'failed'")]
+        cluster.remove_node(dry)
+        second = run(exp, tmp_path / "ray", backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert first["ran"] == 6 and 1 <= first["failed"] == len(errors) < 6  # both nodes got jobs
+    for e in errors:
+        assert "no such YUV file: /nonexistent/jctvc/BasketballPass_416x240_50.yuv" in e
+        assert f"Ray node {dry.node_id[:12]}" in e
+    assert second["ran"] == first["failed"] and second["failed"] == 0
