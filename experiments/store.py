@@ -145,7 +145,10 @@ class Store:
         planned = self.meta("planned_keys") or []
         rows = {k: (s, e) for k, s, e in self.db.execute("SELECT key, status, error FROM jobs")}
         now = time.time()
-        live = {k: (o, x - now) for k, o, x in self.db.execute("SELECT key, owner, expires FROM claims") if x > now}
+        live = {}  # a job's claim, or one of its segments' (JOB@FIRST-END)
+        for k, o, x in self.db.execute("SELECT key, owner, expires FROM claims"):
+            if x > now:
+                live.setdefault(k.split("@")[0], (o, x - now))
         out = {"planned": len(planned), "done": [], "failed": [], "running": [], "waiting": []}
         for k in planned:
             if k in rows and rows[k][0] == "done":
