@@ -129,14 +129,19 @@ def _cmd_sr_study(args) -> int:
 
 
 def _cmd_hm_integrate(args) -> int:
-    from hm_bridge.hm_integrate import hm_version, integrate, inserted_lines
+    from hm_bridge.hm_integrate import GENERATIONS, generation, hm_version, integrate, inserted_lines
 
     done = integrate(args.hm_src)
     for line in done or ["already integrated: nothing to do"]:
         print(line)
-    print(f"HM {hm_version(args.hm_src)}: {inserted_lines(args.hm_src)} lines of HM's own files carry our calls. "
-          "Rebuild TAppEncoder and TAppDecoder (re-run cmake first: new files), e.g.\n"
-          "  cmake -S HM -B HM/build && cmake --build HM/build --target TAppEncoder TAppDecoder\n"
+    name = generation(args.hm_src)[0]
+    rebuild = ("(re-run cmake first: new files), e.g.\n"
+               "  cmake -S HM -B HM/build && cmake --build HM/build --target TAppEncoder TAppDecoder\n"
+               if name == GENERATIONS[0][0] else
+               "with its makefiles, e.g.\n  make -C HM/build/linux release\n"
+               "  (a g++ newer than HM's stops on its -Werror: your build may need -Wno-error)\n")
+    print(f"HM {hm_version(args.hm_src)}, {name} build: {inserted_lines(args.hm_src)} lines of HM's own files carry "
+          f"our calls. Rebuild TAppEncoder and TAppDecoder {rebuild}"
           "then set HMCNN_FILTER=LIB.so[:OPTIONS] for HM's processes (`hmcnn filter-path` prints the VRCNN plug-in).")
     return 0
 

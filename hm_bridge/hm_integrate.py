@@ -1,16 +1,20 @@
 """`hmcnn hm integrate --hm-src DIR`: inserts hm-cnn-loop's in-loop filter calls into a
-user's HM checkout (HM-16.21 .. HM-18.0, the CMake generations), idempotently. It never
-builds HM: rebuild TAppEncoder and TAppDecoder yourself afterwards.
+user's HM checkout, idempotently, in either build generation: the makefile one (HM-16.6 ..
+HM-16.20, ``build/linux/``) and the CMake one (HM-16.21 .. HM-18.x). It never builds HM:
+rebuild TAppEncoder and TAppDecoder yourself afterwards.
 
 What it does (every inserted line is marked ``hm-cnn-loop``):
 
 * copies our adapter and glue (cpp/hm/) and the filter ABI header into
-  ``source/Lib/TLibCommon/`` (whose CMake globs *.cpp, so they are compiled in);
+  ``source/Lib/TLibCommon/``;
 * TDecGop::filterPicture: ``hmcnnDecodePicture(pcPic)`` after deblocking + SAO (and
   PCMLFDisableProcess), before the picture-hash check;
 * TEncGOP::compressGOP: ``hmcnnEncodePicture(pcPic, trailingSeiMessages)`` after SAO,
   before the hash SEI is made (the side information becomes a suffix SEI before it);
-* TLibCommon's CMakeLists.txt: links ``${CMAKE_DL_LIBS}`` (the plug-in is dlopen'ed).
+* CMake generation: TLibCommon's CMakeLists.txt links ``${CMAKE_DL_LIBS}`` (the plug-in is
+  dlopen'ed; its CMake globs *.cpp, so our files are compiled in);
+* makefile generation: TLibCommon's makefile adds our two objects to its OBJS, and the makefiles of
+  TAppEncoder, TAppDecoder and TAppDecoderAnalyser link ``-ldl`` after HM's libraries.
 
 An HM it does not recognise (an anchor missing or found twice) is refused with the file
 and the anchor named; nothing is written then.
@@ -47,7 +51,8 @@ class Insertion:
     after: bool = True
 
 
-INSERTIONS = (
+#: in HM's sources, whatever the build generation
+SOURCE_INSERTIONS = (
     Insertion("source/Lib/TLibDecoder/TDecGop.cpp", r'#include "TDecGop\.h"\n',
               f'#include "TLibCommon/hmcnn_hm_glue.h" // {MARK}\n'),
     Insertion("source/Lib/TLibDecoder/TDecGop.cpp",
@@ -60,10 +65,45 @@ INSERTIONS = (
               f"\n    // {MARK}: the in-loop filter after deblocking + SAO, before the hash SEI; its side\n"
               "    // information goes out as a suffix SEI ahead of the hash SEI\n"
               "    hmcnnEncodePicture(pcPic, trailingSeiMessages);\n", after=False),
+)
+
+#: HM-16.21 and later: CMake
+CMAKE_INSERTIONS = (
     Insertion("source/Lib/TLibCommon/CMakeLists.txt", r"target_link_libraries\( \$\{LIB_NAME\} Threads::Threads \)\n",
               f"# {MARK}: the in-loop filter plug-in is loaded with dlopen\n"
               "target_link_libraries( ${LIB_NAME} ${CMAKE_DL_LIBS} )\n"),
 )
+
+_DL = (f"# {MARK}: the in-loop filter plug-in is loaded with dlopen (linked after HM's libraries)\n"
+       "DYN_DEBUG_LIBS += -ldl\nDYN_RELEASE_LIBS += -ldl\nSTAT_DEBUG_LIBS += -ldl\nSTAT_RELEASE_LIBS += -ldl\n")
+
+#: HM-16.20 and older: makefiles under build/linux (objects listed by hand)
+MAKEFILE_INSERTIONS = (
+    Insertion("build/linux/lib/TLibCommon/makefile", r"\n# name of the base makefile\n",
+              f"\n# {MARK}: our adapter and glue (source/Lib/TLibCommon/hmcnn_hm_*.cpp) are objects of TLibCommon\n"
+              "OBJS += $(OBJ_DIR)/hmcnn_hm_adapter.o $(OBJ_DIR)/hmcnn_hm_glue.o", after=False),
+) + tuple(Insertion(f"build/linux/app/{app}/makefile", r"\n# name of the base makefile\n", "\n" + _DL.rstrip("\n"),
+                    after=False)
+          for app in ("TAppEncoder", "TAppDecoder", "TAppDecoderAnalyser"))
+
+#: the generations: (name, file that identifies it, its insertions)
+GENERATIONS = (
+    ("CMake (HM-16.21 .. HM-18.x)", "source/Lib/TLibCommon/CMakeLists.txt", SOURCE_INSERTIONS + CMAKE_INSERTIONS),
+    ("makefile (HM-16.6 .. HM-16.20)", "build/linux/lib/TLibCommon/makefile", SOURCE_INSERTIONS + MAKEFILE_INSERTIONS),
+)
+#: the CMake generation's, as before (tests build synthetic trees from them)
+INSERTIONS = GENERATIONS[0][2]
+
+
+def generation(root: Path) -> tuple[str, tuple[Insertion, ...]]:
+    """The build generation of the HM checkout at ``root`` and its insertions;
+    UnknownHMError if it has neither a CMakeLists.txt nor a makefile for TLibCommon."""
+    for name, marker, insertions in GENERATIONS:
+        if (Path(root) / marker).is_file():
+            return name, insertions
+    raise UnknownHMError(f"{root}: neither source/Lib/TLibCommon/CMakeLists.txt (HM-16.21 .. 18.x) nor "
+                         "build/linux/lib/TLibCommon/makefile (HM-16.6 .. 16.20): not an HM build this "
+                         "integration knows; insert the calls by hand (docs/hm-integration.md)")
 
 
 def hm_version(root: Path) -> str | None:
@@ -76,7 +116,7 @@ def hm_version(root: Path) -> str | None:
 
 def is_integrated(root: Path) -> bool:
     return all(MARK in (Path(root) / f).read_text(errors="replace")
-               for f in {i.file for i in INSERTIONS} if (Path(root) / f).is_file())
+               for f in {i.file for i in generation(root)[1]} if (Path(root) / f).is_file())
 
 
 def _plan(root: Path) -> dict[str, str]:
@@ -84,12 +124,13 @@ def _plan(root: Path) -> dict[str, str]:
     version = hm_version(root)
     if version is None:
         raise UnknownHMError(f"{root} is not an HM checkout (no source/Lib/TLibCommon/CommonDef.h with NV_VERSION)")
+    name, insertions = generation(root)
     texts = {}
-    for ins in INSERTIONS:
+    for ins in insertions:
         path = root / ins.file
         if not path.is_file():
-            raise UnknownHMError(f"HM {version} at {root}: {ins.file} is missing (this integration knows the CMake "
-                                 "HM generations, HM-16.21 .. HM-18.0)")
+            raise UnknownHMError(f"HM {version} at {root} ({name} build): {ins.file} is missing: not an HM this "
+                                 "integration knows; insert the calls by hand (docs/hm-integration.md)")
         text = texts.get(ins.file, path.read_text(errors="replace"))
         if ins.text.strip().splitlines()[-1] in text:
             texts[ins.file] = text  # already there
@@ -126,4 +167,5 @@ def integrate(root) -> list[str]:
 def inserted_lines(root) -> int:
     """Lines the integration added to HM's own files (our copied files not counted)."""
     root = Path(root)
-    return sum(ins.text.count("\n") for ins in INSERTIONS if MARK in (root / ins.file).read_text(errors="replace"))
+    return sum(ins.text.count("\n") for ins in generation(root)[1]
+               if MARK in (root / ins.file).read_text(errors="replace"))

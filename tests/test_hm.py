@@ -63,18 +63,19 @@ def test_the_vrcnn_plugin_loaded_from_c_filters_like_the_python_runner(tmp_path,
     assert bad.returncode == 1 and "no model file or directory at /nowhere" in bad.stderr
 
 
-def _synthetic_hm(root: Path, anchors: bool = True) -> Path:
+def _synthetic_hm(root: Path, anchors: bool = True, insertions=INSERTIONS) -> Path:
     """A tree with HM's layout and the anchors the integration looks for (no HM code)."""
     (root / "source/Lib/TLibCommon").mkdir(parents=True)
     (root / "source/Lib/TLibDecoder").mkdir(parents=True)
     (root / "source/Lib/TLibEncoder").mkdir(parents=True)
     (root / "source/Lib/TLibCommon/CommonDef.h").write_text('#define NV_VERSION        "18.0"\n')
     files = {}
-    for ins in INSERTIONS:
+    for ins in insertions:
         files.setdefault(ins.file, [])
         if anchors:  # the anchor's regular expression, unescaped into the text it matches
             files[ins.file].append(re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), ins.anchor))
     for rel, parts in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("// synthetic\n" + "".join(parts) + "// end\n")
     return root
 
@@ -104,6 +105,32 @@ def test_integrate_refuses_a_tree_it_does_not_know(tmp_path):
     with pytest.raises(UnknownHMError, match=r"HM 18\.0 .*TDecGop\.cpp has 0 matches of the anchor"):
         integrate(root)
     assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}  # nothing written
+
+
+def test_integrate_knows_the_makefile_generation(tmp_path):
+    """HM-16.20 and older build with makefiles: the same source calls, our objects listed in
+    TLibCommon's makefile, -ldl after HM's libraries in the apps' makefiles."""
+    from hm_bridge.hm_integrate import GENERATIONS, generation
+
+    name, _, insertions = GENERATIONS[1]
+    root = _synthetic_hm(tmp_path / "hm", insertions=insertions)
+    assert generation(root)[0] == name
+    done = integrate(root)
+    assert any("build/linux/lib/TLibCommon/makefile" in d for d in done)
+    lib = (root / "build/linux/lib/TLibCommon/makefile").read_text()
+    assert "OBJS += $(OBJ_DIR)/hmcnn_hm_adapter.o $(OBJ_DIR)/hmcnn_hm_glue.o\n" in lib
+    assert lib.index(MARK) < lib.index("OBJS +=") < lib.index("# name of the base makefile")
+    for app in ("TAppEncoder", "TAppDecoder", "TAppDecoderAnalyser"):
+        text = (root / f"build/linux/app/{app}/makefile").read_text()
+        assert "STAT_RELEASE_LIBS += -ldl" in text and text.index("-ldl") < text.index("# name of the base makefile")
+    assert "hmcnnDecodePicture(pcPic);" in (root / "source/Lib/TLibDecoder/TDecGop.cpp").read_text()
+    assert not (root / "source/Lib/TLibCommon/CMakeLists.txt").exists()
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert integrate(root) == [] and before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert inserted_lines(root) == 9 + 2 + 3 * 5
+    (root / "build/linux/lib/TLibCommon/makefile").unlink()
+    with pytest.raises(UnknownHMError, match="neither source/Lib/TLibCommon/CMakeLists.txt"):
+        integrate(root)
 
 
 def test_replace_placement_codes_without_deblocking_and_sao(carphone):
