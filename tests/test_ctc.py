@@ -483,3 +483,25 @@ def test_ray_a_node_without_the_data_folder_gives_failed_rows_naming_it(tmp_path
         assert "no such YUV file: /nonexistent/jctvc/BasketballPass_416x240_50.yuv" in e
         assert f"Ray node {dry.node_id[:12]}" in e
     assert second["ran"] == first["failed"] and second["failed"] == 0
+
+
+def test_ray_segments_are_joined_into_the_rows_of_whole_jobs(tmp_path):
+    """--segments on a simulated cluster: segment tasks and join tasks spread over two
+    nodes; the rows are a whole local sweep's, stream MD5 included."""
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    exp = _exp(sequences=["carphone"], configs=["ai", "ldp"], frames=6, qps=[32, 37])
+    cluster, _ = _ray_cluster({"num_cpus": 1}, {"num_cpus": 1})
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        summary = run(exp, tmp_path / "ray", backend="ray", progress=False, segments=3)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    local = run(exp, tmp_path / "local", progress=False)
+    assert summary["ran"] == local["ran"] == 8 and summary["failed"] == 0
+    with sqlite3.connect(tmp_path / "ray" / "results.sqlite") as c:
+        ray_rows = {k: v for k, *v in c.execute("SELECT key, stream_md5, per_frame, ssim_y FROM jobs")}
+    with sqlite3.connect(tmp_path / "local" / "results.sqlite") as c:
+        local_rows = {k: v for k, *v in c.execute("SELECT key, stream_md5, per_frame, ssim_y FROM jobs")}
+    assert ray_rows == local_rows and _rows(tmp_path / "ray" / "results.sqlite") == \
+        _rows(tmp_path / "local" / "results.sqlite")
