@@ -31,6 +31,7 @@ class DecodeStats:
     """What a decoder reports besides its pictures (filled while decoding)."""
 
     decoder: str = ""
+    bit_depth: int = 8  # of the pictures it output
     hash_mismatches: int = 0
     hashed_pictures: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -54,6 +55,15 @@ class Codec(ABC):
     configs: tuple[str, ...] = ()
     #: backend-specific encode() settings it honours, with their defaults
     option_defaults: dict = {}
+    #: the bit depths it codes at, and what to say about the others
+    bit_depths: tuple[int, ...] = (8,)
+    bit_depth_note: str = ""
+
+    @classmethod
+    def check_bit_depth(cls, bit_depth: int) -> None:
+        if bit_depth not in cls.bit_depths:
+            raise ValueError(f"the {cls.name} backend codes at {' or '.join(map(str, cls.bit_depths))} bits, not "
+                             f"{bit_depth}{cls.bit_depth_note}")
 
     @classmethod
     def check_options(cls, given: dict) -> dict:

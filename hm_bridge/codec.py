@@ -85,6 +85,7 @@ def encode(
     extra_options: list[tuple[str, str]] | None = None,
     decoder_threads: int | None = None,
     first_frame: int | None = None,
+    bit_depth: int | None = None,
 ) -> EncodeResult:
     """Encodes ``video`` (a Video in memory, or a YuvFile read frame by frame) under a
     CTC-like ``config`` ("ai", "ra", "ldp"; "ldb" with HM), one picture at a time: memory
@@ -103,6 +104,8 @@ def encode(
     ``codec``: "x265" (in process, default) or "hm" (the user's HM build at ``hm_dir`` or
     $HMCNN_HM_DIR; the filter must then be a native plug-in, see hm_bridge.hm);
     ``sequence``: the catalogue sequence's name (HM adds its per-sequence cfg).
+    ``bit_depth``: the coding (internal) bit depth, default the source's (``video.bit_depth``);
+    an 8-bit source coded at 10 bits is shifted up as HM does (PSNR against it, peak 1020).
 
     x265 only (another backend raises ValueError when given one): ``preset`` (default
     "slow"), ``threads`` (worker pool), ``frame_threads``, ``hm_qp_offsets`` and
@@ -112,8 +115,11 @@ def encode(
     is a segment of a sequence starting at that picture, to be joined by join_segments).
     """
     source = _select_frames(video, frames)
+    if bit_depth is not None and bit_depth != source.bit_depth:
+        source = source.at_depth(bit_depth)
     check_qp(qp)
     check_placement(placement)
+    CODECS[codec].check_bit_depth(source.bit_depth) if codec in CODECS else None
     backend = get_codec(codec, hm_dir)
     backend.check_config(config)
     options = backend.check_options(dict(preset=preset, threads=threads, frame_threads=frame_threads,
@@ -193,6 +199,7 @@ def _decode_with(decoder, bitstream: bytes, fps: float, size=None, output=None, 
         i += 1
     if not meter.md5s:
         raise RuntimeError("the bitstream holds no decodable picture")
+    meter.bit_depth = stats.bit_depth
     return DecodeResult(meter.md5s, meter.width, meter.height, seconds, stats.hash_mismatches,
                         stats.hashed_pictures, stats.warnings, stats.decoder, meter.video())
 

@@ -38,6 +38,12 @@ HM_ENV = "HMCNN_HM_DIR"
 FILTER_ENV = "HMCNN_FILTER"
 CFG_FILES = {"ai": "encoder_intra_main.cfg", "ra": "encoder_randomaccess_main.cfg",
              "ldb": "encoder_lowdelay_main.cfg", "ldp": "encoder_lowdelay_P_main.cfg"}
+
+
+def cfg_file(config: str, bit_depth: int = 8) -> str:
+    """HM's encoder cfg of a config: Main, or Main10 (``encoder_*_main10.cfg``) above 8 bits."""
+    name = CFG_FILES[config]
+    return name.replace("_main.cfg", "_main10.cfg") if bit_depth > 8 else name
 #: HM's options that turn deblocking and SAO off (the "replace" placement)
 HM_NO_DBF_SAO = ("--LoopFilterDisable=1", "--SAO=0")
 
@@ -134,14 +140,21 @@ def encoder_args(hm: HMBuild, config: str, qp: int, video, sequence_cfg: str | N
                  files: dict) -> list[str]:
     if config not in CFG_FILES:
         raise ValueError(f"unknown config {config!r}; HM codes {', '.join(CFG_FILES)}")
-    args = [str(hm.encoder), "-c", str(hm.cfg / CFG_FILES[config])]
+    depth = video.bit_depth  # the coding depth: the source is handed over at it
+    if depth not in (8, 10):
+        raise ValueError(f"HM codes Main (8 bits) and Main10 (10 bits) here, not {depth} bits")
+    cfg = hm.cfg / cfg_file(config, depth)
+    if not cfg.is_file():
+        raise HMError(f"{hm.root} has no {cfg.relative_to(hm.root)}: this HM cannot code {config} at {depth} bits")
+    args = [str(hm.encoder), "-c", str(cfg)]
     per_seq = hm.cfg / "per-sequence" / f"{sequence_cfg}.cfg" if sequence_cfg else None
     if per_seq is not None and per_seq.is_file():
         args += ["-c", str(per_seq)]
     args += ["-i", files["in"], "-b", files["bin"], "-o", files["rec"], "-q", str(qp), "--SEIDecodedPictureHash=1",
              "-wdt", str(video.width), "-hgt", str(video.height), "-fr", str(max(1, round(video.fps))),
              "-f", str(len(video)),
-             "--InputBitDepth=8", "--InternalBitDepth=8", "--OutputBitDepth=8", "--InputChromaFormat=420",
+             f"--InputBitDepth={depth}", f"--InternalBitDepth={depth}", f"--OutputBitDepth={depth}",
+             "--InputChromaFormat=420",
              "--Level=6.2", "--FrameSkip=0", "--ConformanceWindowMode=1"]
     if config == "ra":
         args.append(f"--IntraPeriod={intra_period(video.fps)}")
@@ -175,6 +188,7 @@ class HMCodec(Codec):
 
     name = "hm"
     configs = tuple(CFG_FILES)
+    bit_depths = (8, 10)  # Main and Main10 (encoder_*_main10.cfg)
     #: none: HM's cfg files say it all (x265's preset, threads, cascade are refused)
     option_defaults = {}
 
@@ -214,7 +228,8 @@ class HMCodec(Codec):
             facts.qp_cascade = f"{hm.version} cfg"
             facts.intra_period = intra_period(source.fps) if request.config == "ra" else None
             facts.reported_psnr_y = {p.poc: p.psnr[0] for p in pictures}
-            recon = YuvFile(files["rec"], source.width, source.height, fps=source.fps)
+            recon = YuvFile(files["rec"], source.width, source.height, fps=source.fps, bit_depth=source.bit_depth,
+                            depth=source.bit_depth)
             for unit, p in zip(units, pictures):  # both in coding order
                 if p.bits > count_bytes(unit).rate * 8:
                     raise HMError(f"HM's log counts {p.bits} bits for POC {p.poc}, its access unit holds fewer")
@@ -226,17 +241,20 @@ class HMCodec(Codec):
             raise ValueError("HM's decoder cannot honour threads")
         hm = self.build
         stats.decoder = f"{hm.version} TAppDecoder"
+        width, height, depth = libde265.stream_format(bitstream)  # HM writes raw frames only
+        if size is not None and tuple(size) != (width, height):
+            raise HMError(f"the stream's pictures are {width}x{height}, {size[0]}x{size[1]} were expected")
+        stats.bit_depth = depth
         with tempfile.TemporaryDirectory(prefix="hmcnn-hm-") as d:
             (Path(d) / "s.bin").write_bytes(bitstream)
-            log, _ = _run([str(hm.decoder), "-b", str(Path(d) / "s.bin"), "-o", str(Path(d) / "dec.yuv"), "-d", "8"],
-                          _environment(plugin_spec(loop_filter), hm), "HM's decoder")
+            log, _ = _run([str(hm.decoder), "-b", str(Path(d) / "s.bin"), "-o", str(Path(d) / "dec.yuv"), "-d",
+                           str(depth)], _environment(plugin_spec(loop_filter), hm), "HM's decoder")
             stats.hashed_pictures = len(re.findall(r"\[MD5:", log))
             stats.hash_mismatches = len(re.findall(r"\*\*\*ERROR\*\*\*|MD5 mismatch|\(NOT OK\)", log))
             out = Path(d) / "dec.yuv"
             if not out.is_file() or out.stat().st_size == 0:
                 raise HMError("HM's decoder wrote no picture")
-            width, height = size or libde265.stream_size(bitstream)  # HM writes raw frames only
-            decoded = YuvFile(out, width, height)
+            decoded = YuvFile(out, width, height, bit_depth=depth, depth=depth)
             for i in range(len(decoded)):
                 yield decoded.frame(i)
 

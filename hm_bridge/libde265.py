@@ -29,15 +29,17 @@ def decode_pictures(bitstream: bytes, loop_filter, stats: DecodeStats, threads: 
     dec.push(bytes(bitstream))
     dec.end()
     while (pic := dec.pull()) is not None:
-        width, height, data = pic
-        stats.hash_mismatches = dec.hash_mismatches
-        yield split_i420(data, width, height)
+        width, height, data, depth = pic
+        stats.hash_mismatches, stats.bit_depth = dec.hash_mismatches, depth
+        yield split_i420(data if depth == 8 else data.view("<u2"), width, height)
     stats.hash_mismatches = dec.hash_mismatches
     stats.warnings = list(dec.warnings)
 
 
-def stream_size(bitstream: bytes) -> tuple[int, int]:
-    """The output picture size of a stream (its first picture, decoded without a filter)."""
-    for y, _, _ in decode_pictures(bitstream, None, DecodeStats()):
-        return y.shape[1], y.shape[0]
+def stream_format(bitstream: bytes) -> tuple[int, int, int]:
+    """The output pictures' width, height and bit depth (the first picture, decoded without
+    a filter)."""
+    stats = DecodeStats()
+    for y, _, _ in decode_pictures(bitstream, None, stats):
+        return y.shape[1], y.shape[0], stats.bit_depth
     raise RuntimeError("the bitstream holds no decodable picture")

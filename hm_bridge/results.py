@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from hm_bridge.bitstream import count_bytes
-from hm_bridge.video import PsnrReport, Video, YuvFile, _psnr_from_mse, frame_mse, i420_bytes
+from hm_bridge.video import PsnrReport, Video, YuvFile, _psnr_from_mse, frame_mse, i420_bytes, peak, sample_type
 
 
 class ReconMismatchError(RuntimeError):
@@ -30,7 +30,7 @@ class CodedPicture:
     slice_type: str  # I, P, B (referenced), b
     qp: int  # the slice QP it was coded at
     data: bytes  # its access unit (Annex B): parameter sets before it, its SEIs, its slices
-    planes: tuple  # its reconstruction (y, u, v), uint8
+    planes: tuple  # its reconstruction (y, u, v), uint8 (uint16 above 8 bits)
 
 
 #: what a caller may ask for the reconstruction: not kept (None), "memory", or a file path
@@ -116,31 +116,34 @@ class ReconSink:
     """Where reconstructed pictures go once measured: nowhere, memory, or a YUV file
     (pictures arrive in decoding order and are put in display order)."""
 
-    def __init__(self, target, count: int, width: int, height: int, fps: float):
+    def __init__(self, target, count: int, width: int, height: int, fps: float, bit_depth: int = 8):
         check_recon_target(target)
         self.target, self.count, self.width, self.height, self.fps = target, count, width, height, fps
+        self.bit_depth, kind = bit_depth, sample_type(bit_depth)
+        self.frame_size = width * height * 3 // 2 * np.dtype(kind).itemsize  # bytes
         self._planes = None
         if target == "memory":
-            self._planes = (np.empty((count, height, width), np.uint8), np.empty((count, height // 2, width // 2), np.uint8),
-                            np.empty((count, height // 2, width // 2), np.uint8))
+            self._planes = (np.empty((count, height, width), kind), np.empty((count, height // 2, width // 2), kind),
+                            np.empty((count, height // 2, width // 2), kind))
         elif target is not None:
             self._file = open(os.fspath(target), "wb")
-            self._file.truncate(count * width * height * 3 // 2)
+            self._file.truncate(count * self.frame_size)
 
     def put(self, poc: int, planes) -> None:
         if self._planes is not None:
             for store, p in zip(self._planes, planes):
                 store[poc] = p
         elif self.target is not None:
-            self._file.seek(poc * self.width * self.height * 3 // 2)
+            self._file.seek(poc * self.frame_size)
             self._file.write(i420_bytes(planes).tobytes())
 
     def close(self):
         if self._planes is not None:
-            return Video(*self._planes, self.fps)
+            return Video(*self._planes, self.fps, self.bit_depth)
         if self.target is not None:
             self._file.close()
-            return YuvFile(self.target, self.width, self.height, fps=self.fps)
+            return YuvFile(self.target, self.width, self.height, fps=self.fps, bit_depth=self.bit_depth,
+                           depth=self.bit_depth)
         return None
 
 
@@ -159,7 +162,7 @@ class EncodeMeter:
         self.types, self.qps, self.md5s = ["?"] * n, [0] * n, [""] * n
         self.units: list[bytes] = []
         self.side_info = 0
-        self.sink = ReconSink(recon, n, source.width, source.height, source.fps)
+        self.sink = ReconSink(recon, n, source.width, source.height, source.fps, source.bit_depth)
 
     def add(self, pic: CodedPicture) -> None:
         n = len(self.source)
@@ -182,7 +185,9 @@ class EncodeMeter:
         if missing:
             raise RuntimeError(f"the encoder returned no picture for frames {missing[:8]}")
         # each access unit starts with a start code, so the stream's rate bytes are their sum
-        return EncodeResult(bitstream=b"".join(self.units), psnr=PsnrReport(_psnr_from_mse(self.mse), self.mse),
+        top = peak(self.source.bit_depth)
+        return EncodeResult(bitstream=b"".join(self.units),
+                            psnr=PsnrReport(_psnr_from_mse(self.mse, top), self.mse, top),
                             bits_per_frame=self.bits, frame_types=self.types, slice_qps=self.qps,
                             recon_md5s=self.md5s, rate_bytes=int(self.bits.sum()) // 8, side_info_bytes=self.side_info,
                             fps=self.source.fps, kept_recon=self.sink.close(), **facts)
@@ -197,6 +202,7 @@ class DecodeMeter:
         self.output, self.fps = output, fps
         self.md5s: list[str] = []
         self.width = self.height = 0
+        self.bit_depth = 8  # the decoder's (set before video() for 9..16-bit pictures)
         self._frames: list = []
         self._file = None
 
@@ -217,9 +223,10 @@ class DecodeMeter:
     def video(self):
         if self._file is not None:
             self._file.close()
-            return YuvFile(self.output, self.width, self.height, fps=self.fps) if self.md5s else None
+            return YuvFile(self.output, self.width, self.height, fps=self.fps, bit_depth=self.bit_depth,
+                           depth=self.bit_depth) if self.md5s else None
         if self.output == "memory" and self._frames:
-            return Video.from_i420(np.concatenate(self._frames), self.width, self.height, self.fps)
+            return Video.from_i420(np.concatenate(self._frames), self.width, self.height, self.fps, self.bit_depth)
         return None
 
 

@@ -82,7 +82,7 @@ def join_results(parts: list[EncodeResult], firsts: list[int]) -> EncodeResult:
     return EncodeResult(
         bitstream=stream,
         psnr=PsnrReport(np.concatenate([r.psnr.per_frame for r in parts]),
-                        np.concatenate([r.psnr.mse_per_frame for r in parts])),
+                        np.concatenate([r.psnr.mse_per_frame for r in parts]), head.psnr.peak),
         bits_per_frame=bits,
         frame_types=[t for r in parts for t in r.frame_types],
         slice_qps=[q for r in parts for q in r.slice_qps],

@@ -1,8 +1,9 @@
-"""Raw 8-bit 4:2:0 video: held as numpy planes (``Video``) or read lazily from a file by
-frame (``YuvFile``), with HM-style PSNR. Both are frame sources: ``width``, ``height``,
-``fps``, ``len()``, ``frame(i)`` -> (y, u, v) planes, and ``[a:b]`` for a range of frames;
-the codecs read their input through that and nothing else, so a sequence never has to
-be in memory whole."""
+"""Raw 4:2:0 video of 8 bits (uint8 samples) or 9..16 bits (uint16 samples): held as numpy
+planes (``Video``) or read lazily from a file by frame (``YuvFile``), with HM-style PSNR.
+Both are frame sources: ``width``, ``height``, ``fps``, ``bit_depth``, ``len()``,
+``frame(i)`` -> (y, u, v) planes, and ``[a:b]`` for a range of frames; the codecs read
+their input through that and nothing else, so a sequence never has to be in memory whole.
+Files and I420 bytes of 9..16-bit video hold two bytes per sample, little-endian."""
 from __future__ import annotations
 
 import hashlib
@@ -21,12 +22,32 @@ def frame_bytes(width: int, height: int, bit_depth: int = 8) -> int:
     return width * height * 3 // 2 * (1 if bit_depth == 8 else 2)
 
 
+def sample_type(bit_depth: int):
+    """uint8 for 8-bit samples, little-endian uint16 for 9..16 bits."""
+    return np.uint8 if bit_depth == 8 else np.dtype("<u2")
+
+
+def peak(bit_depth: int) -> int:
+    """The PSNR peak HM uses at a bit depth: 255 << (depth - 8) (1020 at 10 bits; TEncGOP)."""
+    return 255 << (bit_depth - 8)
+
+
+def convert_depth(samples: np.ndarray, from_depth: int, to_depth: int) -> np.ndarray:
+    """Samples of one bit depth at another, as HM's TVideoIOYuv scales its input: up by a
+    left shift; down rounded, clip((x + 2^(s-1)) >> s) for s = the depths' difference."""
+    if from_depth == to_depth:
+        return samples
+    if to_depth > from_depth:
+        return (samples.astype(np.uint16) << (to_depth - from_depth)).astype(sample_type(to_depth))
+    shift = from_depth - to_depth
+    x = (samples.astype(np.int32) + (1 << (shift - 1))) >> shift
+    return np.clip(x, 0, (1 << to_depth) - 1).astype(sample_type(to_depth))
+
+
 def to_8bit(samples: np.ndarray, bit_depth: int) -> np.ndarray:
     """High-bit-depth samples rounded to 8 bits as HM's Main profile input does
     (TVideoIOYuv's scalePlane): clip((x + 2^(d-9)) >> (d-8)) for d = ``bit_depth``."""
-    shift = bit_depth - 8
-    x = (samples.astype(np.int32) + (1 << (shift - 1))) >> shift
-    return np.clip(x, 0, 255).astype(np.uint8)
+    return convert_depth(samples, bit_depth, 8)
 
 
 def check_bit_depth(bit_depth: int) -> None:
@@ -54,6 +75,7 @@ class PsnrReport:
 
     per_frame: np.ndarray
     mse_per_frame: np.ndarray
+    peak: float = 255.0  # HM's: 255 << (bit depth - 8)
 
     @property
     def y(self) -> float:
@@ -73,7 +95,7 @@ class PsnrReport:
 
     def _psnr_of_mean(self, c: int) -> float:
         m = float(self.mse_per_frame[:, c].mean())
-        return PSNR_IDENTICAL if m == 0 else 10 * math.log10(255.0**2 / m)
+        return PSNR_IDENTICAL if m == 0 else 10 * math.log10(self.peak**2 / m)
 
     @property
     def mse_y(self) -> float:
@@ -100,33 +122,43 @@ def plane_psnr(reference: np.ndarray, test: np.ndarray) -> float:
 def frame_mse(reference, test) -> tuple[float, float, float]:
     """MSE of Y, U and V of one frame's planes against a reference frame's (exact: the
     integer sum of squared differences over the sample count)."""
-    return tuple(float(np.sum((a.astype(np.int32) - b.astype(np.int32)) ** 2, dtype=np.int64)) / a.size
+    wide = np.int32 if reference[0].dtype == np.uint8 else np.int64  # 16-bit differences squared leave int32
+    return tuple(float(np.sum((a.astype(wide) - b.astype(wide)) ** 2, dtype=np.int64)) / a.size
                  for a, b in zip(reference, test))
 
 
 def i420_bytes(planes) -> np.ndarray:
-    """One frame's (y, u, v) planes as contiguous I420 bytes."""
+    """One frame's (y, u, v) planes as contiguous I420 samples (``.tobytes()``: the raw
+    file's bytes)."""
     return np.concatenate([np.ascontiguousarray(p).reshape(-1) for p in planes])
 
 
 def split_i420(data: np.ndarray, width: int, height: int):
-    """One frame of I420 bytes as (y, u, v) views."""
+    """One frame of I420 samples (uint8, or uint16 for 9..16 bits) as (y, u, v) views."""
     ls, cs = width * height, width * height // 4
     return (data[:ls].reshape(height, width), data[ls:ls + cs].reshape(height // 2, width // 2),
             data[ls + cs:ls + 2 * cs].reshape(height // 2, width // 2))
 
 
-def _psnr_from_mse(mse: np.ndarray) -> np.ndarray:
+def _psnr_from_mse(mse: np.ndarray, top: float = 255.0) -> np.ndarray:
     with np.errstate(divide="ignore"):
-        p = 10 * np.log10(255.0**2 / mse)
+        p = 10 * np.log10(float(top) ** 2 / mse)
     return np.where(mse == 0, PSNR_IDENTICAL, p)
 
 
 class Video:
-    """Frames of 8-bit 4:2:0 video: ``y`` (n, h, w), ``u`` and ``v`` (n, h/2, w/2), uint8."""
+    """Frames of 4:2:0 video: ``y`` (n, h, w), ``u`` and ``v`` (n, h/2, w/2), uint8 for 8
+    bits, uint16 for ``bit_depth`` 9..16 (uint16 planes need it said: never truncated)."""
 
-    def __init__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, fps: float = 30.0):
-        y, u, v = (np.ascontiguousarray(p, dtype=np.uint8) for p in (y, u, v))
+    def __init__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, fps: float = 30.0, bit_depth: int | None = None):
+        if bit_depth is None:
+            if any(np.asarray(p).dtype == np.uint16 for p in (y, u, v)):
+                raise ValueError("uint16 planes: give their bit_depth (9..16)")
+            bit_depth = 8
+        check_bit_depth(bit_depth)
+        y, u, v = (np.ascontiguousarray(p, dtype=sample_type(bit_depth)) for p in (y, u, v))
+        if bit_depth < 16 and bit_depth > 8 and max(int(p.max(initial=0)) for p in (y, u, v)) >> bit_depth:
+            raise ValueError(f"samples above {(1 << bit_depth) - 1} in {bit_depth}-bit video")
         if y.ndim != 3 or u.ndim != 3 or v.ndim != 3:
             raise ValueError("planes must be 3-D arrays (frames, height, width)")
         n, h, w = y.shape
@@ -137,7 +169,7 @@ class Video:
             raise ValueError(f"chroma planes must be {(n, h // 2, w // 2)}, got {u.shape} and {v.shape}")
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        self.y, self.u, self.v, self.fps = y, u, v, float(fps)
+        self.y, self.u, self.v, self.fps, self.bit_depth = y, u, v, float(fps), int(bit_depth)
 
     # --- shape -------------------------------------------------------------------
     @property
@@ -155,10 +187,11 @@ class Video:
         """Frames by slice or index list, as a new Video."""
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1)
-        return Video(self.y[index], self.u[index], self.v[index], self.fps)
+        return Video(self.y[index], self.u[index], self.v[index], self.fps, self.bit_depth)
 
     def __repr__(self) -> str:
-        return f"Video({self.width}x{self.height}, {len(self)} frames, {self.fps:g} fps)"
+        depth = f", {self.bit_depth}-bit" if self.bit_depth != 8 else ""
+        return f"Video({self.width}x{self.height}, {len(self)} frames, {self.fps:g} fps{depth})"
 
     def frame(self, i: int):
         """Frame ``i`` as (y, u, v) views."""
@@ -167,25 +200,42 @@ class Video:
     def load(self) -> "Video":
         return self
 
+    def at_depth(self, bit_depth: int) -> "Video":
+        """The same pictures at another bit depth (HM's scaling: ``convert_depth``)."""
+        check_bit_depth(bit_depth)
+        if bit_depth == self.bit_depth:
+            return self
+        return Video(*(convert_depth(p, self.bit_depth, bit_depth) for p in (self.y, self.u, self.v)), self.fps,
+                     bit_depth)
+
     # --- raw I420 ------------------------------------------------------------------
     def to_i420(self) -> np.ndarray:
-        """All frames as one contiguous I420 byte array."""
+        """All frames as one contiguous I420 sample array (``.tobytes()``: a raw file's bytes)."""
         n = len(self)
         return np.concatenate(
             [self.y.reshape(n, -1), self.u.reshape(n, -1), self.v.reshape(n, -1)], axis=1
         ).reshape(-1)
 
     @classmethod
-    def from_i420(cls, data, width: int, height: int, fps: float = 30.0) -> "Video":
+    def from_i420(cls, data, width: int, height: int, fps: float = 30.0, bit_depth: int = 8) -> "Video":
+        """Frames from I420 bytes (or an array of samples), ``bit_depth`` 9..16: two bytes
+        per sample, little-endian."""
         check_size(width, height)
-        buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
-        size = frame_bytes(width, height)
+        check_bit_depth(bit_depth)
+        kind = sample_type(bit_depth)
+        if isinstance(data, np.ndarray):
+            buf = data.reshape(-1)
+            if buf.dtype != kind:
+                buf = buf.view(kind) if buf.dtype == np.uint8 else buf.astype(kind)
+        else:
+            buf = np.frombuffer(data, dtype=kind)
+        size = width * height * 3 // 2  # samples per frame
         if buf.size == 0:
             raise ValueError("no video data (0 bytes)")
         if buf.size % size:
             raise ValueError(
-                f"{buf.size} bytes is not a whole number of {width}x{height} 4:2:0 frames "
-                f"({size} bytes each): wrong width/height?"
+                f"{buf.size * buf.itemsize} bytes is not a whole number of {width}x{height} {bit_depth}-bit 4:2:0 "
+                f"frames ({frame_bytes(width, height, bit_depth)} bytes each): wrong width/height or bit depth?"
             )
         f = buf.reshape(-1, size)
         n, ls, cs = f.shape[0], width * height, width * height // 4
@@ -194,15 +244,18 @@ class Video:
             f[:, ls : ls + cs].reshape(n, height // 2, width // 2),
             f[:, ls + cs :].reshape(n, height // 2, width // 2),
             fps,
+            bit_depth,
         )
 
     @classmethod
     def from_yuv(cls, path, width: int, height: int, frames: int | None = None, fps: float = 30.0,
-                 start: int = 0, bit_depth: int = 8) -> "Video":
+                 start: int = 0, bit_depth: int = 8, depth: int = 8) -> "Video":
         """Reads raw 4:2:0 (I420) frames ``start .. start+frames`` from ``path`` into memory
-        (``YuvFile`` reads them lazily instead). Samples of ``bit_depth`` 9..16 (two bytes,
-        little-endian) are rounded to 8 bits as HM's Main profile does (``to_8bit``)."""
-        return YuvFile(path, width, height, frames=frames, fps=fps, start=start, bit_depth=bit_depth).load()
+        (``YuvFile`` reads them lazily instead): a file of ``bit_depth`` (9..16: two bytes
+        per sample, little-endian), pictures of ``depth`` (default 8: a 10-bit file is
+        rounded as HM's Main profile does; ``convert_depth``)."""
+        return YuvFile(path, width, height, frames=frames, fps=fps, start=start, bit_depth=bit_depth,
+                       depth=depth).load()
 
     def to_yuv(self, path) -> None:
         self.to_i420().tofile(os.fspath(path))
@@ -219,26 +272,31 @@ class Video:
                 f"cannot compare {self.width}x{self.height}x{len(self)} with "
                 f"{other.width}x{other.height}x{len(other)}"
             )
+        if other.bit_depth != self.bit_depth:
+            raise ValueError(f"cannot compare {other.bit_depth}-bit video with {self.bit_depth}-bit video")
         mse = np.stack(
             [
-                ((a.astype(np.int32) - b.astype(np.int32)) ** 2).reshape(len(self), -1).mean(axis=1)
+                ((a.astype(np.int64) - b.astype(np.int64)) ** 2).reshape(len(self), -1).mean(axis=1)
                 for a, b in ((self.y, other.y), (self.u, other.u), (self.v, other.v))
             ],
             axis=1,
         )
-        return PsnrReport(per_frame=_psnr_from_mse(mse), mse_per_frame=mse)
+        top = peak(self.bit_depth)
+        return PsnrReport(per_frame=_psnr_from_mse(mse, top), mse_per_frame=mse, peak=top)
 
 
 class YuvFile:
     """Frames ``start .. start+frames`` of a raw 4:2:0 file, read one at a time when asked
     for (``frame(i)``), never held: a frame source of any length in constant memory.
-    Samples of ``bit_depth`` 9..16 (two bytes, little-endian) are rounded to 8 bits as
-    HM's Main profile does (``to_8bit``)."""
+    The file holds samples of ``file_depth`` (9..16: two bytes, little-endian); its
+    pictures come out at ``bit_depth`` (``depth=``, default 8: a 10-bit file is rounded
+    as HM's Main profile does; an 8-bit file at 10 bits is shifted up as HM does)."""
 
     def __init__(self, path, width: int, height: int, frames: int | None = None, fps: float = 30.0,
-                 start: int = 0, bit_depth: int = 8):
+                 start: int = 0, bit_depth: int = 8, depth: int = 8):
         check_size(width, height)
         check_bit_depth(bit_depth)
+        check_bit_depth(depth)
         if not fps > 0:
             raise ValueError(f"fps must be positive, got {fps}")
         path = os.fspath(path)
@@ -260,14 +318,16 @@ class YuvFile:
         if not isinstance(count, (int, np.integer)) or count <= 0 or start + count > available:
             raise ValueError(f"{path} has {available} frames; asked for {count} from frame {start}")
         self.path, self.width, self.height, self.fps = path, int(width), int(height), float(fps)
-        self.start, self.count, self.bit_depth, self._size = int(start), int(count), int(bit_depth), size
+        self.start, self.count, self._size = int(start), int(count), size
+        self.file_depth, self.bit_depth = int(bit_depth), int(depth)
 
     def __len__(self) -> int:
         return self.count
 
     def __repr__(self) -> str:
+        depth = f"{self.file_depth}-bit" + (f" as {self.bit_depth}-bit" if self.bit_depth != self.file_depth else "")
         return (f"YuvFile({self.path!r}, {self.width}x{self.height}, frames {self.start}..{self.start + self.count - 1}"
-                f", {self.fps:g} fps, {self.bit_depth}-bit)")
+                f", {self.fps:g} fps, {depth})")
 
     def __getitem__(self, index: slice) -> "YuvFile":
         """A contiguous range of the frames, still lazy."""
@@ -276,14 +336,20 @@ class YuvFile:
         a, b, _ = index.indices(self.count)
         if b <= a:
             raise ValueError(f"empty frame range {index} of {self!r}")
-        return YuvFile(self.path, self.width, self.height, b - a, self.fps, self.start + a, self.bit_depth)
+        return YuvFile(self.path, self.width, self.height, b - a, self.fps, self.start + a, self.file_depth,
+                       self.bit_depth)
+
+    def at_depth(self, bit_depth: int) -> "YuvFile":
+        """The same frames, their pictures at another bit depth."""
+        return YuvFile(self.path, self.width, self.height, self.count, self.fps, self.start, self.file_depth,
+                       bit_depth)
 
     def _read(self, first: int, count: int) -> np.ndarray:
         offset = (self.start + first) * self._size
-        if self.bit_depth == 8:
-            return np.fromfile(self.path, dtype=np.uint8, count=count * self._size, offset=offset)
-        return to_8bit(np.fromfile(self.path, dtype="<u2", count=count * self._size // 2, offset=offset),
-                       self.bit_depth)
+        kind = sample_type(self.file_depth)
+        samples = np.fromfile(self.path, dtype=kind, count=count * self._size // np.dtype(kind).itemsize,
+                              offset=offset)
+        return convert_depth(samples, self.file_depth, self.bit_depth)
 
     def frame(self, i: int):
         """Frame ``i`` as (y, u, v), read from the file now."""
@@ -293,4 +359,4 @@ class YuvFile:
 
     def load(self) -> Video:
         """Every frame in memory."""
-        return Video.from_i420(self._read(0, self.count), self.width, self.height, self.fps)
+        return Video.from_i420(self._read(0, self.count), self.width, self.height, self.fps, self.bit_depth)

@@ -14,6 +14,8 @@ from hm_bridge.video import i420_bytes, split_i420
 class X265Codec(Codec):
     name = "x265"
     configs = tuple(CONFIGS)
+    bit_depths = (8,)
+    bit_depth_note = " (x265 is built for 8 bits here; code Main10 with the hm backend)"
     option_defaults = {
         "preset": "slow",  # x265's --preset
         "threads": None,  # x265 worker-pool size (None: x265's default)

@@ -46,3 +46,15 @@ def compile_shared_library(source: Path, out: Path) -> Path:
     subprocess.run([cc, "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-shared", "-fPIC",
                     "-I", str(REPO / "cpp" / "include"), str(source), "-o", str(out)], check=True)
     return out
+
+
+def ten_bit_pan(frames=4, width=96, height=64, seed=1) -> Video:
+    """A 10-bit sequence made here: a smooth 10-bit gradient with texture, panned a pixel
+    per frame (every one of the 1024 levels' low bits used, not an 8-bit picture shifted)."""
+    rng = np.random.default_rng(seed)
+    big = (np.add.outer(np.arange(height), np.arange(width + frames)) * 7 + rng.integers(0, 40, (height, width + frames)))
+    big = np.clip(big, 0, 1023).astype(np.uint16)
+    y = np.stack([big[:, i:i + width] for i in range(frames)])
+    u = np.stack([big[::2, i:i + width:2] // 2 + 200 for i in range(frames)]).astype(np.uint16)
+    v = np.stack([1023 - big[::2, i:i + width:2] for i in range(frames)]).astype(np.uint16)
+    return Video(y, u, v, 30.0, bit_depth=10)

@@ -185,6 +185,59 @@ def test_hm_anchor_equals_a_hand_run_hm_encode(clip9, tmp_path, config):
     assert r.bits_per_frame.sum() == 8 * (len(stream) - count_bytes(stream).hash_sei) == 8 * r.rate_bytes
 
 
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_hm_main10_anchor_equals_a_hand_run_hm_main10_encode(tmp_path, config):
+    """A 10-bit sequence made here coded by the backend at 10 bits (HM's main10 cfgs) and by
+    HM run by hand: same bytes; PSNR computed here from HM's 10-bit files with HM's peak
+    (1020); HM's decoder and libde265 return the 10-bit reconstruction (MD5 over 16-bit
+    samples). An 8-bit source at 10-bit internal depth equals HM given --InputBitDepth=8."""
+    from conftest import ten_bit_pan
+
+    hm = _hm()
+    video = ten_bit_pan(frames=5)
+    r = hb.encode(video, config=config, qp=32, codec="hm", hm_dir=hm, recon="memory")
+    assert r.md5_match and r.decode.decoder.startswith("libde265") and r.recon.bit_depth == 10
+    assert r.psnr.peak == 1020 and r.encoder_options[1].endswith("_main10.cfg")
+    video.to_yuv(tmp_path / "in.yuv")
+
+    def hand(input_depth, out):
+        args = [str(hm.encoder), "-c", str(hm.root / "cfg" / HAND_CFG[config].replace("_main.cfg", "_main10.cfg")),
+                "-i", str(tmp_path / "in.yuv"), "-b", str(out), "-o", str(tmp_path / "rec.yuv"), "-q", "32",
+                "--SEIDecodedPictureHash=1", "-wdt", "96", "-hgt", "64", "-fr", "30", "-f", "5",
+                f"--InputBitDepth={input_depth}", "--InternalBitDepth=10", "--OutputBitDepth=10",
+                "--InputChromaFormat=420", "--Level=6.2", "--FrameSkip=0", "--ConformanceWindowMode=1"]
+        subprocess.run(args + (["--IntraPeriod=32"] if config == "ra" else []), capture_output=True, text=True,
+                       check=True, env={k: v for k, v in os.environ.items() if k != "HMCNN_FILTER"})
+        return out.read_bytes()
+
+    assert hand(10, tmp_path / "s.bin") == r.bitstream
+    rec = np.fromfile(tmp_path / "rec.yuv", "<u2").reshape(5, -1)[:, :96 * 64].astype(float)
+    mse_y = ((rec - video.y.reshape(5, -1)) ** 2).mean(axis=1)
+    assert np.abs(r.psnr.per_frame[:, 0] - 10 * np.log10(1020.0 ** 2 / mse_y)).max() < 1e-9
+    assert np.array_equal(r.recon.y.reshape(5, -1), rec)
+
+    eight = video.at_depth(8)
+    r8 = hb.encode(eight, config=config, qp=32, codec="hm", hm_dir=hm, bit_depth=10)
+    eight.to_yuv(tmp_path / "in.yuv")
+    assert r8.md5_match and hand(8, tmp_path / "s8.bin") == r8.bitstream
+
+
+def test_a_filter_in_hms_loop_at_ten_bits(tmp_path):
+    """The plain-C example plug-in (any bit depth) in HM's Main10 loop: HM's decoder and
+    libde265 with the same plug-in reproduce the 10-bit reconstruction."""
+    from conftest import ten_bit_pan
+    from experiments.hm_check import build_example_filter
+
+    hm = _hm()
+    if not hm.integrated:
+        pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
+    f = hb.load_native_filter(build_example_filter(tmp_path))
+    for config in ("ai", "ra"):
+        r = hb.encode(ten_bit_pan(frames=5), config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f)
+        assert r.md5_match and r.side_info_bytes > 0, config
+        assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
+
+
 @pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])
 def test_vrcnn_plugin_in_hms_loop_matches_hm_and_libde265(clip9, config):
     from cnn_filter import load_filter

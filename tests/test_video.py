@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hm_bridge.video import PSNR_IDENTICAL, Video
-from conftest import synthetic_video
+from conftest import synthetic_video, ten_bit_pan
 
 
 def test_yuv_round_trip_and_md5_equals_md5sum_of_the_file(tmp_path):
@@ -66,3 +66,35 @@ def test_psnr_is_per_frame_average_as_hm_reports_it():
 def test_psnr_needs_same_shape():
     with pytest.raises(ValueError, match="cannot compare"):
         synthetic_video(16, 16, 2).psnr(synthetic_video(16, 16, 3))
+
+
+def test_ten_bit_video_files_bytes_and_psnr(tmp_path):
+    """10-bit pictures: uint16 samples, files of two little-endian bytes per sample (md5sum
+    of the file), PSNR with HM's peak 255 << 2 = 1020, depth conversions as HM scales."""
+    from hm_bridge.video import YuvFile, convert_depth, peak
+
+    v = ten_bit_pan()
+    assert v.y.dtype == np.uint16 and v.bit_depth == 10 and v.y.max() > 1000 and (v.y % 4).any()
+    v.to_yuv(tmp_path / "p.yuv")
+    raw = (tmp_path / "p.yuv").read_bytes()
+    assert len(raw) == 4 * 96 * 64 * 3 // 2 * 2 and hashlib.md5(raw).hexdigest() == v.md5()
+    assert raw[:2] == int(v.y[0, 0, 0]).to_bytes(2, "little")
+    f = YuvFile(tmp_path / "p.yuv", 96, 64, bit_depth=10, depth=10)
+    assert np.array_equal(f.load().y, v.y) and np.array_equal(f[1:3].frame(1)[2], v.v[2])
+    eight = YuvFile(tmp_path / "p.yuv", 96, 64, bit_depth=10)  # default: rounded to 8 bits, as HM's Main
+    assert eight.bit_depth == 8 and np.array_equal(eight.frame(0)[0], np.clip((v.y[0].astype(int) + 2) >> 2, 0, 255))
+    assert np.array_equal(Video.from_i420(raw, 96, 64, bit_depth=10).u, v.u)
+    noisy = Video(np.clip(v.y.astype(int) + 3, 0, 1023), v.u, v.v, 30.0, bit_depth=10)
+    p = v.psnr(noisy)
+    mse = ((v.y.astype(float) - noisy.y) ** 2).reshape(4, -1).mean(axis=1)
+    assert peak(10) == 1020 and np.allclose(p.per_frame[:, 0], 10 * np.log10(1020.0 ** 2 / mse))
+    assert p.per_frame[0, 1] == PSNR_IDENTICAL
+    up = Video(np.arange(4 * 4 * 4, dtype=np.uint8).reshape(4, 4, 4), np.zeros((4, 2, 2)), np.zeros((4, 2, 2)))
+    assert np.array_equal(up.at_depth(10).y, up.y.astype(np.uint16) << 2) and up.at_depth(10).at_depth(8).md5() == up.md5()
+    assert np.array_equal(convert_depth(np.array([1023, 1021, 2], np.uint16), 10, 8), [255, 255, 1])
+    with pytest.raises(ValueError, match="give their bit_depth"):
+        Video(v.y, v.u, v.v)
+    with pytest.raises(ValueError, match="samples above 1023"):
+        Video(v.y * 2, v.u, v.v, bit_depth=10)
+    with pytest.raises(ValueError, match="wrong width/height or bit depth"):
+        Video.from_i420(raw[:-2], 96, 64, bit_depth=10)

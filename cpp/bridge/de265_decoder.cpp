@@ -11,20 +11,25 @@ namespace {
 DecodedPicture copy_picture(const de265_image* img) {
     if (de265_get_chroma_format(img) != de265_chroma_420)
         throw std::runtime_error("only 4:2:0 streams are supported");
-    if (de265_get_bits_per_pixel(img, 0) != 8 || de265_get_bits_per_pixel(img, 1) != 8)
-        throw std::runtime_error("only 8-bit streams are supported");
+    int depth = de265_get_bits_per_pixel(img, 0);
+    if (de265_get_bits_per_pixel(img, 1) != depth)
+        throw std::runtime_error("luma and chroma of different bit depths are not supported");
+    if (depth < 8 || depth > 16) throw std::runtime_error("unsupported bit depth");
     DecodedPicture out;
     int w = de265_get_image_width(img, 0), h = de265_get_image_height(img, 0);
     if (w <= 0 || h <= 0 || w % 2 || h % 2) throw std::runtime_error("decoded picture has an unsupported size");
     out.width = w;
     out.height = h;
-    out.i420.resize((size_t)w * h * 3 / 2);
+    out.bit_depth = depth;
+    size_t bytes = depth > 8 ? 2 : 1;  // libde265 holds 9..16-bit samples in uint16 (native order: x86 LE)
+    out.i420.resize((size_t)w * h * 3 / 2 * bytes);
     uint8_t* dst = out.i420.data();
     for (int c = 0; c < 3; c++) {
-        int stride = 0;
+        int stride = 0;  // in bytes
         const uint8_t* src = de265_get_image_plane(img, c, &stride);
-        int cw = c ? w / 2 : w, ch = c ? h / 2 : h;
-        for (int y = 0; y < ch; y++, dst += cw) std::memcpy(dst, src + (size_t)y * stride, cw);
+        size_t row = (size_t)(c ? w / 2 : w) * bytes;
+        int ch = c ? h / 2 : h;
+        for (int y = 0; y < ch; y++, dst += row) std::memcpy(dst, src + (size_t)y * stride, row);
     }
     return out;
 }

@@ -14,7 +14,8 @@ namespace hmcnn {
 
 struct DecodedPicture {
     int width = 0, height = 0;   // output (cropped) luma size
-    std::vector<uint8_t> i420;   // width*height*3/2 bytes
+    int bit_depth = 8;           // of every plane (9..16: two bytes per sample, little-endian)
+    std::vector<uint8_t> i420;   // width*height*3/2 samples
 };
 
 class De265Session {

@@ -161,7 +161,7 @@ public:
     py::object pull() {
         std::optional<DecodedPicture> pic = run_released(filter_, [&] { return session_->pull(); });
         if (!pic) return py::none();
-        return py::make_tuple(pic->width, pic->height, to_array(std::move(pic->i420)));
+        return py::make_tuple(pic->width, pic->height, to_array(std::move(pic->i420)), pic->bit_depth);
     }
     int hash_mismatches() const { return session_->hash_mismatches(); }
     std::vector<std::string> warnings() const { return session_->warnings(); }
@@ -312,7 +312,8 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init<py::object, int>(), py::arg("loop_filter"), py::arg("threads"))
         .def("push", &PyDecoder::push, py::arg("data"))
         .def("end", &PyDecoder::end)
-        .def("pull", &PyDecoder::pull, "(width, height, I420 array) of the next output picture, or None")
+        .def("pull", &PyDecoder::pull, "(width, height, I420 bytes, bit depth) of the next output picture (9..16 bits: "
+             "two bytes per sample, little-endian), or None")
         .def_property_readonly("hash_mismatches", &PyDecoder::hash_mismatches)
         .def_property_readonly("warnings", &PyDecoder::warnings);
 

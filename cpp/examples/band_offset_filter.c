@@ -3,7 +3,8 @@
  * user's own filter looks like when it is built outside this project and plugged in
  * as a shared library (hm_bridge.load_native_filter, `--filter lib.so`, or an HM build).
  *
- * Picture band offset: luma samples are sorted into 16 bands by value (sample >> 4);
+ * Picture band offset: luma samples are sorted into 16 bands by value (their top 4 bits;
+ * any bit depth 8..16: 8-bit planes hold uint8 samples, deeper ones uint16);
  * the encoder measures the mean error (source - reconstruction) of each band over the
  * picture, rounds it to an integer offset in [-max_offset, max_offset], and adds it to
  * every sample of the band, if that lowers the picture's SSE. Its side information is
@@ -44,19 +45,36 @@ static const char* last_error(void* self)
     return last_failure;
 }
 
-static uint8_t clip8(int v)
+/* Luma sample x of row y of a plane (strides in samples, as the ABI gives them). */
+static int sample(const hmcnn_picture* pic, const void* plane, int stride, int x, int y)
 {
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    return pic->bit_depth > 8 ? ((const uint16_t*)plane)[(size_t)y * stride + x]
+                              : ((const uint8_t*)plane)[(size_t)y * stride + x];
+}
+
+static int band(const hmcnn_picture* pic, int v)
+{
+    return v >> (pic->bit_depth - 4);
+}
+
+static int clip(const hmcnn_picture* pic, int v)
+{
+    int top = (1 << pic->bit_depth) - 1;
+    return v < 0 ? 0 : v > top ? top : v;
 }
 
 /* Adds offsets[band] to every luma sample of the picture, in place. */
 static void apply_offsets(const hmcnn_picture* pic, const int8_t* offsets)
 {
-    for (int y = 0; y < pic->height; y++) {
-        uint8_t* row = (uint8_t*)pic->plane[0] + y * pic->stride[0];
-        for (int x = 0; x < pic->width; x++)
-            row[x] = clip8(row[x] + offsets[row[x] >> 4]);
-    }
+    for (int y = 0; y < pic->height; y++)
+        for (int x = 0; x < pic->width; x++) {
+            int v = sample(pic, pic->plane[0], pic->stride[0], x, y);
+            v = clip(pic, v + offsets[band(pic, v)]);
+            if (pic->bit_depth > 8)
+                ((uint16_t*)pic->plane[0])[(size_t)y * pic->stride[0] + x] = (uint16_t)v;
+            else
+                ((uint8_t*)pic->plane[0])[(size_t)y * pic->stride[0] + x] = (uint8_t)v;
+        }
 }
 
 /* Integer division rounded half away from zero. */
@@ -70,20 +88,18 @@ static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_in
 {
     const band_offset* f = (const band_offset*)self;
     *side_info_size = 0;
-    if (pic->bit_depth != 8)
-        return fail("band offset filter: only 8-bit pictures are supported");
+    if (pic->bit_depth < 8 || pic->bit_depth > 16)
+        return fail("band offset filter: bit depths 8..16 only");
     if (capacity < SIDE_INFO_SIZE)
         return fail("band offset filter: side information does not fit");
 
     int64_t error[BANDS] = {0}, count[BANDS] = {0};
-    for (int y = 0; y < pic->height; y++) {
-        const uint8_t* rec = (const uint8_t*)pic->plane[0] + y * pic->stride[0];
-        const uint8_t* org = (const uint8_t*)pic->orig[0] + y * pic->orig_stride[0];
+    for (int y = 0; y < pic->height; y++)
         for (int x = 0; x < pic->width; x++) {
-            error[rec[x] >> 4] += (int)org[x] - (int)rec[x];
-            count[rec[x] >> 4]++;
+            int rec = sample(pic, pic->plane[0], pic->stride[0], x, y);
+            error[band(pic, rec)] += sample(pic, pic->orig[0], pic->orig_stride[0], x, y) - rec;
+            count[band(pic, rec)]++;
         }
-    }
     int8_t offsets[BANDS];
     int any = 0;
     for (int b = 0; b < BANDS; b++) {
@@ -97,15 +113,14 @@ static int encode_picture(void* self, const hmcnn_picture* pic, uint8_t* side_in
 
     /* keep the offsets only if they bring the picture closer to the source */
     int64_t delta_sse = 0;
-    for (int y = 0; y < pic->height; y++) {
-        const uint8_t* rec = (const uint8_t*)pic->plane[0] + y * pic->stride[0];
-        const uint8_t* org = (const uint8_t*)pic->orig[0] + y * pic->orig_stride[0];
+    for (int y = 0; y < pic->height; y++)
         for (int x = 0; x < pic->width; x++) {
-            int before = (int)org[x] - (int)rec[x];
-            int after = (int)org[x] - (int)clip8(rec[x] + offsets[rec[x] >> 4]);
+            int rec = sample(pic, pic->plane[0], pic->stride[0], x, y);
+            int org = sample(pic, pic->orig[0], pic->orig_stride[0], x, y);
+            int before = org - rec;
+            int after = org - clip(pic, rec + offsets[band(pic, rec)]);
             delta_sse += (int64_t)after * after - (int64_t)before * before;
         }
-    }
     if (delta_sse >= 0)
         return 0;
 
@@ -123,8 +138,8 @@ static int decode_picture(void* self, const hmcnn_picture* pic, const uint8_t* s
         return fail("band offset filter: needs the encoder's offsets, so it cannot run as a post-filter");
     if (size == 0)
         return 0;
-    if (pic->bit_depth != 8)
-        return fail("band offset filter: only 8-bit pictures are supported");
+    if (pic->bit_depth < 8 || pic->bit_depth > 16)
+        return fail("band offset filter: bit depths 8..16 only");
     if (size != SIDE_INFO_SIZE || side_info[0] != 1)
         return fail("band offset filter: malformed side information");
     int8_t offsets[BANDS];
