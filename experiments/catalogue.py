@@ -90,10 +90,11 @@ class Sequence:
                     f"{', '.join(n + '.yuv' for n in self.file_names()[1:4])} ... (any case)")
         return f"missing file {path}"
 
-    def load(self, source: str, frames: int | None) -> hb.Video | hb.YuvFile:
+    def load(self, source: str, frames: int | None, depth: int = 8) -> hb.Video | hb.YuvFile:
         """The frames to code from ``source`` (what ``source()`` said): a YuvFile (read frame
         by frame as it is coded) for a raw sequence file, a Video in memory for the small
-        built-in clips and images."""
+        built-in clips and images; pictures at ``depth`` bits (a 10-bit file at 8: rounded
+        as HM's Main CTC does; 8-bit content at 10: shifted up)."""
         n = min(frames or self.frames, self.frames)
         if self.builtin:
             from hm_bridge.clips import load_builtin
@@ -104,15 +105,14 @@ class Sequence:
 
             video = rgb_to_video(load_image_rgb(source))
         else:
-            # 10-bit class A sources are rounded to 8 bits as HM's Main CTC does (YuvFile)
             video = hb.YuvFile(source, self.width, self.height, frames=n, fps=self.fps,
-                               bit_depth=self.bit_depth)
+                               bit_depth=self.bit_depth, depth=depth)
         if self.crop:  # small clips only
             video = video.load()
             w, h = self.crop
             video = hb.Video(video.y[:, :h, :w], video.u[:, : h // 2, : w // 2], video.v[:, : h // 2, : w // 2],
-                             video.fps)
-        return video
+                             video.fps, video.bit_depth)
+        return video.at_depth(depth)
 
 
 def yuv_files(folder: str) -> dict[str, str]:

@@ -28,7 +28,8 @@ def _cmd_run(args) -> int:
         else load_experiment(args.experiment)
     overrides = {k: v for k, v in (("frames", args.frames), ("test", args.test), ("sequence_dir", args.sequence_dir),
                                    ("preset", args.x265_preset), ("qp_cascade", args.qp_cascade),
-                                   ("placement", args.placement), ("codec", args.codec), ("hm_dir", args.hm))
+                                   ("placement", args.placement), ("codec", args.codec), ("hm_dir", args.hm),
+                                   ("bit_depth", args.bit_depth))
                  if v is not None}
     if args.qps:
         overrides["qps"] = args.qps
@@ -38,7 +39,7 @@ def _cmd_run(args) -> int:
     exp.validate()
     print(f"experiment {exp.name}: anchor '{exp.anchor}' ({exp.codec}, filter off) vs test '{exp.test}' "
           f"({exp.placement}), configs {exp.configs}, QPs {exp.qps}, frames {exp.frames or 'all'}, "
-          f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}")
+          f"x265 preset {exp.preset}, QP cascade {exp.qp_cascade}, {exp.bit_depth}-bit coding")
     summary = run(exp, Path(args.out), args.jobs, args.backend, args.address, cpus_per_job=args.cpus_per_job,
                   gpus_per_job=args.gpus_per_job, segments=args.segments)
     print(f"{summary['jobs']} jobs: {summary['already_done']} already done, {summary['ran']} run, "
@@ -193,6 +194,8 @@ def add_commands(sub) -> None:
                    help="code each sequence as N segments (auto: one per ~32 pictures / RA intra period) where the "
                         "codec allows a cut (x265 AI, RA), in parallel, joined into the whole encode's stream")
     r.add_argument("--frames", type=int, help="frames per sequence (default: the experiment's)")
+    r.add_argument("--bit-depth", type=int, choices=[8, 10],
+                   help="coding bit depth: 8 (Main, default) or 10 (Main10; 8-bit sources shifted up)")
     r.add_argument("--qps", type=int, nargs="+")
     r.add_argument("--configs", nargs="+")
     r.add_argument("--test", help="the test filter: smoothing, a model directory, ...")

@@ -198,6 +198,7 @@ def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]
         ("encoder", f"{encoder}, " + ("HM's cfgs, decoders HM and libde265" if hm else
                                       f"preset {exp.get('preset')}, decoder libde265")),
         ("frames coded", f"{exp.get('frames') or 'all of each sequence'} (coded: {', '.join(map(str, frames))})"),
+        ("bit depth", _depth_line(exp.get("bit_depth", 8))),
         ("QPs", ", ".join(map(str, exp.get("qps") or []))),
         ("QP cascade", f"{encoder}'s own cfgs" if hm else
                        f"{exp.get('qp_cascade', 'l1100')} (HM's per-picture QPs forced, keyed on x265's real layers)"),
@@ -206,6 +207,13 @@ def describe(meta: dict, rows: list[dict], method: str) -> list[tuple[str, str]]
         ("BD method", f"{method}; BD-rate from bitstream bytes (picture-hash SEI excluded, side info counted), "
                       "PSNR per frame averaged (HM), YUV = (6Y+U+V)/8"),
     ]
+
+
+def _depth_line(depth: int) -> str:
+    if depth == 8:
+        return "8 bits (Main): 10-bit sources rounded to 8 bits as HM's Main CTC does"
+    return (f"{depth} bits (Main10 internal depth): {depth}-bit sources coded as they are, 8-bit sources shifted "
+            f"up (the JVET way); PSNR peak {255 << (depth - 8)} as HM's")
 
 
 def _model_line(test) -> str | None:

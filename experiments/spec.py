@@ -4,7 +4,9 @@ YAML keys: name, classes and/or sequences, configs, qps, frames, preset, test (a
 spec: smoothing, a model directory, ...), anchor (default none), sequence_dir,
 qp_cascade (hm16.20 or l1100), placement (loop, post or replace: where the test filter
 runs), ctc_rules (default true: skip class/config pairs the CTC does not test), codec
-(x265 or hm: the user's HM build, hm_dir or $HMCNN_HM_DIR).
+(x265 or hm: the user's HM build, hm_dir or $HMCNN_HM_DIR), bit_depth (the coding depth:
+8, Main, default, with 10-bit sources rounded as HM's Main CTC; or 10, Main10, with 8-bit
+sources shifted up, the JVET way).
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class Experiment:
     ctc_rules: bool = True
     codec: str = "x265"
     hm_dir: str | None = None
+    bit_depth: int = 8
     #: sequence name -> its .yuv file, for files that go by other names than the catalogue's
     sequence_files: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +64,7 @@ class Experiment:
         check_placement(self.placement)
         if self.codec not in CODECS:
             raise ValueError(f"unknown codec {self.codec!r}; choose one of {', '.join(CODECS)}")
+        CODECS[self.codec].check_bit_depth(self.bit_depth)
         if self.frames is not None and self.frames < 1:
             raise ValueError("frames must be positive")
         from cnn_filter.filters import check_filter_spec
@@ -72,6 +76,8 @@ class Experiment:
         d = asdict(self)
         if not d["sequence_files"]:
             del d["sequence_files"]  # the stored form of experiments that map none stays as it was
+        if d["bit_depth"] == 8:
+            del d["bit_depth"]  # (likewise for 8-bit ones)
         return d
 
     def filter_fingerprint(self, spec: str) -> str:

@@ -33,6 +33,7 @@ JOB_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("versions", "TEXT", "JSON: encoder, torch, hm-cnn-loop commit"),
     ("intra_period", "INTEGER", "RA: pictures between IDRs"),
     ("stream_md5", "TEXT", "MD5 of the coded stream (a job coded in segments: of the joined stream)"),
+    ("bit_depth", "INTEGER", "the coding (internal) bit depth"),
     ("finished_at", "REAL", ""),
 )
 COLUMNS = [name for name, _, _ in JOB_COLUMNS]

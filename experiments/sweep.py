@@ -54,6 +54,7 @@ class Job:
     parts: tuple = dataclasses.field(default=(), repr=False)  # a join job: its segments' records
     sequence_dir: str | None = None  # the coordinator's --sequence-dir (a node may mount it elsewhere)
     model: tuple | None = None  # Ray: (digest, files) of the filter's model files, sent with the job
+    bit_depth: int = 8  # the coding depth
 
     @property
     def run_key(self) -> str:
@@ -137,13 +138,15 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
                 for arm, spec in (("anchor", exp.anchor), ("test", exp.test)):
                     placement = exp.placement if arm == "test" else "loop"
                     what = [seq.name, source, exp.frames, config, qp, exp.preset, fingerprints[arm],
-                            exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else [])
+                            exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else []) + \
+                        ([f"{exp.bit_depth}-bit"] if exp.bit_depth != 8 else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     keep = pictures_dir is not None and qp == crop_qp(exp.qps)
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,
                                     source, exp.qp_cascade, placement, codec_name, exp.hm_dir,
                                     seq.hm_sequence_cfg, keep, length=length, pixels=pixels, segments=pieces,
-                                    sequence_dir=str(Path(seq_dir).absolute()) if seq_dir else None))
+                                    sequence_dir=str(Path(seq_dir).absolute()) if seq_dir else None,
+                                    bit_depth=exp.bit_depth))
     if selected and len(missing) == len(selected):
         raise NoSequencesFound(exp, seq_dir, missing)
     return jobs, skipped
@@ -151,9 +154,9 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
 
 # --- executed in the workers ------------------------------------------------------------
 @functools.lru_cache(maxsize=4)
-def _video(name: str, source: str, frames: int | None):
+def _video(name: str, source: str, frames: int | None, depth: int = 8):
     seq = next(s for seqs in catalogue.load_catalogue().values() for s in seqs if s.name == name)
-    return seq.load(source, frames)
+    return seq.load(source, frames, depth)
 
 
 @functools.lru_cache(maxsize=4)
@@ -272,7 +275,7 @@ def _done_row(row: dict, job: Job, r, ssim) -> dict:
         dec_seconds=r.decode.seconds, md5_match=int(bool(r.md5_match)), side_info_bytes=r.side_info_bytes,
         per_frame={"psnr": r.psnr.per_frame.round(4).tolist(), "bits": r.bits_per_frame.tolist(),
                    "types": r.frame_types, "qps": r.slice_qps},
-        intra_period=r.intra_period, stream_md5=hashlib.md5(r.bitstream).hexdigest(),
+        intra_period=r.intra_period, stream_md5=hashlib.md5(r.bitstream).hexdigest(), bit_depth=job.bit_depth,
         versions=_versions(job, r))
     return row
 
@@ -289,7 +292,7 @@ def run_job(job: Job) -> dict:
         _set_threads(job.cpus)
         if job.parts:
             return _join(job, row)
-        video = _video(job.sequence, _source(job), job.frames)
+        video = _video(job.sequence, _source(job), job.frames, job.bit_depth)
         if job.segment is not None:
             return _code_segment(job, video, row)
         metrics = _PictureMetrics(job, len(video))

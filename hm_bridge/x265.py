@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import numpy as np
+
 from hm_bridge import _core, libde265
 from hm_bridge.backend import Codec, DecodeStats, EncodeFacts, EncodeRequest
 from hm_bridge.cascade import DEFAULT_CASCADE, get_cascade
@@ -14,8 +16,7 @@ from hm_bridge.video import i420_bytes, split_i420
 class X265Codec(Codec):
     name = "x265"
     configs = tuple(CONFIGS)
-    bit_depths = (8,)
-    bit_depth_note = " (x265 is built for 8 bits here; code Main10 with the hm backend)"
+    bit_depths = (8, 10)  # Main, and Main10 with the 10-bit x265 linked in (its multilib build)
     option_defaults = {
         "preset": "slow",  # x265's --preset
         "threads": None,  # x265 worker-pool size (None: x265's default)
@@ -49,6 +50,7 @@ class X265Codec(Codec):
         s.frame_threads = libde265.check_threads(opts["frame_threads"], "frame_threads")
         s.pool_threads = libde265.check_threads(opts["threads"], "threads")
         s.first_poc = opts["first_frame"]
+        s.bit_depth = source.bit_depth
         facts.encoder = f"x265 {_core.X265_VERSION}"
         facts.encoder_options = [f"--preset={opts['preset']}", f"--tune={TUNE}"] + \
             [f"--{k}" + (f"={v}" if v else "") for k, v in options]
@@ -60,6 +62,7 @@ class X265Codec(Codec):
         opts = request.options
         settings = self._settings(source, request, opts, facts)
         forced = list(settings.forced_qp)
+        deep = source.bit_depth > 8  # samples of two little-endian bytes, in and out
         encoder = _core.X265Encoder(settings, len(source), loop_filter)
         headers = encoder.headers  # the first access unit (decoding order) carries them
         facts.stream_header_bytes = len(headers)  # (each IDR's access unit repeats the parameter sets too)
@@ -71,10 +74,10 @@ class X265Codec(Codec):
             qp = round(p.qp)  # constant QP, no AQ: every CU at the slice QP
             if forced and qp != forced[p.poc]:
                 raise RuntimeError(f"x265 coded picture {p.poc} at QP {p.qp:g}, {forced[p.poc]} was forced")
-            return CodedPicture(p.poc, p.slice_type, qp, data, split_i420(p.recon, w, h))
+            return CodedPicture(p.poc, p.slice_type, qp, data, split_i420(p.recon.view("<u2") if deep else p.recon, w, h))
 
         for i in range(len(source)):
-            p = encoder.push(i420_bytes(source.frame(i)))
+            p = encoder.push(i420_bytes(source.frame(i)).view(np.uint8))
             if p is not None:
                 yield picture(p)
         while (p := encoder.flush()) is not None:

@@ -126,7 +126,8 @@ std::optional<PyCodedPicture> to_python(std::optional<CodedPicture>&& pic) {
 class PyEncoder {
 public:
     PyEncoder(const EncoderSettings& settings, int count, py::object loop_filter)
-        : filter_(loop_filter), frame_size_((size_t)settings.width * settings.height * 3 / 2) {
+        : filter_(loop_filter),
+          frame_size_((size_t)settings.width * settings.height * 3 / 2 * (settings.bit_depth > 8 ? 2 : 1)) {
         session_ = std::make_unique<X265Session>(settings, count, filter_.table);
     }
     py::bytes headers() const { return py::bytes(session_->headers()); }
@@ -291,6 +292,8 @@ PYBIND11_MODULE(_core, m) {
         .def_readwrite("forced_qp", &EncoderSettings::forced_qp, "slice QP forced on each input frame (empty: none)")
         .def_readwrite("frame_threads", &EncoderSettings::frame_threads)
         .def_readwrite("pool_threads", &EncoderSettings::pool_threads)
+        .def_readwrite("bit_depth", &EncoderSettings::bit_depth,
+                       "8 or 10 (frames then hold two little-endian bytes per sample)")
         .def_readwrite("first_poc", &EncoderSettings::first_poc,
                        "a segment's first picture's index in the whole sequence (0: a whole sequence)");
 

@@ -23,13 +23,13 @@ char slice_char(int type) {
     }
 }
 
-x265_param* make_param(const EncoderSettings& s) {
-    x265_param* p = x265_param_alloc();
-    auto fail = [p](const std::string& why) {
-        x265_param_free(p);
+x265_param* make_param(const x265_api* api, const EncoderSettings& s) {
+    x265_param* p = api->param_alloc();
+    auto fail = [api, p](const std::string& why) {
+        api->param_free(p);
         throw std::invalid_argument(why);
     };
-    if (x265_param_default_preset(p, s.preset.c_str(), s.tune.empty() ? nullptr : s.tune.c_str()) < 0)
+    if (api->param_default_preset(p, s.preset.c_str(), s.tune.empty() ? nullptr : s.tune.c_str()) < 0)
         fail("unknown x265 preset/tune: " + s.preset + "/" + s.tune);
     p->sourceWidth = s.width;
     p->sourceHeight = s.height;
@@ -39,10 +39,10 @@ x265_param* make_param(const EncoderSettings& s) {
     p->logLevel = X265_LOG_ERROR;
     p->bEnablePsnr = 0;
     if (s.frame_threads > 0) p->frameNumThreads = s.frame_threads;
-    if (s.pool_threads > 0 && x265_param_parse(p, "pools", std::to_string(s.pool_threads).c_str()) != 0)
+    if (s.pool_threads > 0 && api->param_parse(p, "pools", std::to_string(s.pool_threads).c_str()) != 0)
         fail("bad pool size");
     for (const auto& kv : s.options) {
-        int r = x265_param_parse(p, kv.first.c_str(), kv.second.empty() ? nullptr : kv.second.c_str());
+        int r = api->param_parse(p, kv.first.c_str(), kv.second.empty() ? nullptr : kv.second.c_str());
         if (r == X265_PARAM_BAD_NAME) fail("unknown x265 option --" + kv.first);
         if (r == X265_PARAM_BAD_VALUE) fail("bad value for x265 option --" + kv.first + ": " + kv.second);
     }
@@ -58,22 +58,25 @@ X265Session::X265Session(const EncoderSettings& s, int count, const hmcnn_filter
     if (count <= 0) throw std::invalid_argument("no frames to encode");
     if (!s.forced_qp.empty() && (int)s.forced_qp.size() != count)
         throw std::invalid_argument("forced_qp must have one entry per frame");
-    param_ = make_param(s);
+    if (s.first_poc < 0) throw std::invalid_argument("first_poc must not be negative");
+    if (s.bit_depth != 8 && s.bit_depth != 10) throw std::invalid_argument("x265 codes 8 or 10 bits here");
+    // the 8-bit x265 hands out the linked 10-bit one's entry points (x265's multilib build)
+    api_ = x265_api_get(s.bit_depth);
+    if (!api_) throw std::invalid_argument("this x265 was built without " + std::to_string(s.bit_depth) + "-bit support");
+    sample_bytes_ = s.bit_depth > 8 ? 2 : 1;
+    param_ = make_param(api_, s);
     param_->inloopFilter = filter;
-    if (s.first_poc < 0) {
-        x265_param_free(param_);
-        throw std::invalid_argument("first_poc must not be negative");
-    }
     param_->hmcnnFirstPoc = s.first_poc;
-    encoder_ = x265_encoder_open(param_);
+    encoder_ = api_->encoder_open(param_);
     if (!encoder_) {
-        x265_param_free(param_);
+        api_->param_free(param_);
+        param_ = nullptr;
         throw std::invalid_argument("x265 rejected the settings (x265_encoder_open failed)");
     }
-    pic_out_ = x265_picture_alloc();
+    pic_out_ = api_->picture_alloc();
     x265_nal* nals = nullptr;
     uint32_t nal_count = 0;
-    if (x265_encoder_headers(encoder_, &nals, &nal_count) < 0) {
+    if (api_->encoder_headers(encoder_, &nals, &nal_count) < 0) {
         release();
         throw std::runtime_error("x265_encoder_headers failed");
     }
@@ -83,9 +86,9 @@ X265Session::X265Session(const EncoderSettings& s, int count, const hmcnn_filter
 X265Session::~X265Session() { release(); }
 
 void X265Session::release() {
-    if (pic_out_) x265_picture_free(pic_out_);
-    if (encoder_) x265_encoder_close(encoder_);
-    if (param_) x265_param_free(param_);
+    if (pic_out_) api_->picture_free(pic_out_);
+    if (encoder_) api_->encoder_close(encoder_);
+    if (param_) api_->param_free(param_);
     pic_out_ = nullptr;
     encoder_ = nullptr;
     param_ = nullptr;
@@ -93,21 +96,22 @@ void X265Session::release() {
 
 std::optional<CodedPicture> X265Session::push(const uint8_t* frame) {
     if (pushed_ >= count_) throw std::invalid_argument("more frames pushed than announced");
-    const size_t luma = (size_t)settings_.width * settings_.height, chroma = luma / 4;
+    const size_t luma = (size_t)settings_.width * settings_.height * sample_bytes_, chroma = luma / 4;
     x265_picture pic_in;
-    x265_picture_init(param_, &pic_in);
+    api_->picture_init(param_, &pic_in);
+    pic_in.bitDepth = settings_.bit_depth;
     pic_in.planes[0] = (void*)frame;
     pic_in.planes[1] = (void*)(frame + luma);
     pic_in.planes[2] = (void*)(frame + luma + chroma);
-    pic_in.stride[0] = settings_.width;
-    pic_in.stride[1] = pic_in.stride[2] = settings_.width / 2;
+    pic_in.stride[0] = settings_.width * (int)sample_bytes_;  // in bytes
+    pic_in.stride[1] = pic_in.stride[2] = settings_.width / 2 * (int)sample_bytes_;
     pic_in.pts = pushed_;
     // x265: forced QP + 1, 0 = none
     pic_in.forceqp = settings_.forced_qp.empty() ? 0 : settings_.forced_qp[pushed_] + 1;
     pushed_++;
     x265_nal* nals = nullptr;
     uint32_t nal_count = 0;
-    int r = x265_encoder_encode(encoder_, &nals, &nal_count, &pic_in, pic_out_);
+    int r = api_->encoder_encode(encoder_, &nals, &nal_count, &pic_in, pic_out_);
     if (r < 0) throw std::runtime_error("x265 failed while encoding");
     if (r == 0) return std::nullopt;
     std::optional<CodedPicture> out = take(r);
@@ -119,7 +123,7 @@ std::optional<CodedPicture> X265Session::flush() {
     if (pushed_ != count_) throw std::invalid_argument("flush before every announced frame was pushed");
     x265_nal* nals = nullptr;
     uint32_t nal_count = 0;
-    int r = x265_encoder_encode(encoder_, &nals, &nal_count, nullptr, pic_out_);
+    int r = api_->encoder_encode(encoder_, &nals, &nal_count, nullptr, pic_out_);
     if (r < 0) throw std::runtime_error("x265 failed while flushing");
     if (r == 0) {
         if (returned_ != count_) throw std::runtime_error("x265 did not output every picture");
@@ -140,14 +144,14 @@ std::optional<CodedPicture> X265Session::take(int) {
     returned_poc_[pic.poc] = true;
     returned_++;
     const int w = settings_.width, h = settings_.height;
-    pic.recon.resize((size_t)w * h * 3 / 2);
+    pic.recon.resize((size_t)w * h * 3 / 2 * sample_bytes_);
     uint8_t* dst = pic.recon.data();
-    const int widths[3] = {w, w / 2, w / 2};
+    const size_t rows[3] = {w * sample_bytes_, w / 2 * sample_bytes_, w / 2 * sample_bytes_};  // bytes
     const int heights[3] = {h, h / 2, h / 2};
     for (int c = 0; c < 3; c++) {
         const uint8_t* src = (const uint8_t*)pic_out_->planes[c];
-        for (int y = 0; y < heights[c]; y++, dst += widths[c])
-            std::memcpy(dst, src + (size_t)y * pic_out_->stride[c], widths[c]);
+        for (int y = 0; y < heights[c]; y++, dst += rows[c])
+            std::memcpy(dst, src + (size_t)y * pic_out_->stride[c], rows[c]);  // x265's strides are in bytes
     }
     return pic;
 }

@@ -14,6 +14,7 @@
 struct x265_encoder;
 struct x265_param;
 struct x265_picture;
+struct x265_api;
 
 namespace hmcnn {
 
@@ -27,6 +28,8 @@ struct EncoderSettings {
     int frame_threads = 0;      // 0 = x265's default
     int pool_threads = 0;       // 0 = x265's default
     int first_poc = 0;          // a segment's first picture's index in the whole sequence (hmcnnFirstPoc)
+    int bit_depth = 8;          // 8 (Main) or 10 (Main10: the 10-bit x265 linked in); samples in and out
+                                // take two bytes each (little-endian) above 8 bits
 };
 
 // One coded picture as x265 hands it back (decoding order).
@@ -48,7 +51,7 @@ public:
     X265Session& operator=(const X265Session&) = delete;
 
     const std::string& headers() const { return headers_; }  // VPS, SPS, PPS
-    // Codes the next frame (I420, width*height*3/2 bytes); returns the coded picture x265
+    // Codes the next frame (I420, width*height*3/2 samples); returns the coded picture x265
     // finished meanwhile, if any. Throws std::runtime_error if x265 fails (e.g. the
     // in-loop filter returned an error).
     std::optional<CodedPicture> push(const uint8_t* frame);
@@ -63,6 +66,8 @@ private:
     int count_ = 0, pushed_ = 0, returned_ = 0;
     std::vector<bool> returned_poc_;
     std::string headers_;
+    const x265_api* api_ = nullptr;  // the 8- or 10-bit x265's entry points
+    size_t sample_bytes_ = 1;
     x265_param* param_ = nullptr;
     x265_encoder* encoder_ = nullptr;
     x265_picture* pic_out_ = nullptr;

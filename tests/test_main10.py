@@ -1,0 +1,76 @@
+"""Main10: 10-bit pictures through x265 (its 10-bit library, linked in) and libde265, with a
+filter in the loop; 8-bit content coded at 10-bit internal depth; sweeps at 10 bits."""
+import numpy as np
+import pytest
+
+import hm_bridge as hb
+from conftest import ten_bit_pan
+from hm_bridge.clips import load_builtin
+
+
+@pytest.fixture(scope="module")
+def band_offset(tmp_path_factory):
+    from experiments.hm_check import build_example_filter
+
+    return build_example_filter(tmp_path_factory.mktemp("plugin"))
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_x265_main10_with_a_filter_in_the_loop(band_offset, config):
+    """A 10-bit sequence made here, coded at 10 bits with the (any-depth) plain-C plug-in in
+    the loop: libde265's output == x265's reconstruction (MD5 over 16-bit samples), picture
+    hashes OK, PSNR equal to one computed here with HM's 10-bit peak (1020)."""
+    video = ten_bit_pan(frames=6, width=128, height=96)
+    f = hb.load_native_filter(band_offset)
+    r = hb.encode(video, config=config, qp=37, preset="ultrafast", recon="memory", loop_filter=f)
+    assert r.md5_match and r.decode.hash_ok and r.decode.hashed_pictures == 6 and r.side_info_bytes > 0
+    assert r.recon.bit_depth == 10 and r.recon.y.dtype == np.uint16 and r.recon.y.max() > 255
+    mse = np.stack([((a.astype(float) - b) ** 2).reshape(6, -1).mean(axis=1)
+                    for a, b in ((video.y, r.recon.y), (video.u, r.recon.u), (video.v, r.recon.v))], axis=1)
+    assert np.allclose(r.psnr.per_frame, 10 * np.log10(1020.0 ** 2 / mse), atol=1e-9)
+    decoded = hb.decode(r.bitstream, loop_filter=f)
+    assert decoded.video.bit_depth == 10 and decoded.video.md5() == r.recon.md5() and decoded.hash_ok
+    assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
+
+
+def test_eight_bit_content_at_ten_bit_internal_depth():
+    video = load_builtin("carphone", 3)
+    r = hb.encode(video, config="ai", qp=32, preset="ultrafast", bit_depth=10, recon="memory")
+    eight = hb.encode(video, config="ai", qp=32, preset="ultrafast")
+    assert r.md5_match and r.recon.bit_depth == 10 and r.bitstream != eight.bitstream
+    src = video.y.astype(float) * 4  # the source as HM shifts it up
+    mse = ((src - r.recon.y) ** 2).reshape(3, -1).mean(axis=1)
+    assert np.allclose(r.psnr.per_frame[:, 0], 10 * np.log10(1020.0 ** 2 / mse), atol=1e-9)
+    assert abs(r.psnr.y - eight.psnr.y) < 1.0  # the same pictures, coded at another depth
+
+
+def test_a_filter_that_cannot_take_ten_bits_says_so():
+    with pytest.raises(RuntimeError, match="8-bit pictures"):
+        hb.encode(ten_bit_pan(frames=2, width=128, height=96), config="ai", qp=37, preset="ultrafast",
+                  loop_filter=hb.SmoothingFilter(rdo=False))
+    with pytest.raises(ValueError, match="codes at 8 or 10 bits, not 12"):
+        hb.encode(load_builtin("carphone", 1), config="ai", qp=37, bit_depth=12)
+
+
+def test_a_sweep_at_ten_bits(tmp_path, band_offset):
+    """--bit-depth 10: jobs of their own (keys differ from 8 bits), rows say the depth, the
+    report says what was coded at which depth."""
+    from experiments.report import report
+    from experiments.spec import Experiment
+    from experiments.sweep import plan, run
+
+    exp = Experiment(name="d10", sequences=["carphone"], configs=["ai", "ra"], qps=[32, 37], frames=3,
+                     preset="ultrafast", test=str(band_offset), bit_depth=10)
+    exp.validate()
+    eight = Experiment(**{**exp.__dict__, "bit_depth": 8})
+    assert not {j.key for j in plan(exp)[0]} & {j.key for j in plan(eight)[0]}
+    assert "bit_depth" not in eight.to_dict() and exp.to_dict()["bit_depth"] == 10
+    summary = run(exp, tmp_path, progress=False)
+    assert summary["ran"] == 8 and summary["failed"] == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "results.sqlite") as c:
+        assert {d for (d,) in c.execute("SELECT bit_depth FROM jobs")} == {10}
+        assert all(m == 1 for (m,) in c.execute("SELECT md5_match FROM jobs"))
+    report(tmp_path)
+    assert "Main10 internal depth" in (tmp_path / "report.html").read_text()
