@@ -222,20 +222,23 @@ def test_hm_main10_anchor_equals_a_hand_run_hm_main10_encode(tmp_path, config):
     assert r8.md5_match and hand(8, tmp_path / "s8.bin") == r8.bitstream
 
 
-def test_a_filter_in_hms_loop_at_ten_bits(tmp_path):
-    """The plain-C example plug-in (any bit depth) in HM's Main10 loop: HM's decoder and
-    libde265 with the same plug-in reproduce the 10-bit reconstruction."""
+def test_filters_in_hms_loop_at_ten_bits(tmp_path):
+    """The plain-C example plug-in and the VRCNN plug-in in HM's Main10 loop: HM's decoder
+    and libde265 with the same filter reproduce the 10-bit reconstruction."""
+    from cnn_filter import load_filter
     from conftest import ten_bit_pan
     from experiments.hm_check import build_example_filter
 
     hm = _hm()
     if not hm.integrated:
         pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
-    f = hb.load_native_filter(build_example_filter(tmp_path))
-    for config in ("ai", "ra"):
-        r = hb.encode(ten_bit_pan(frames=5), config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f)
-        assert r.md5_match and r.side_info_bytes > 0, config
-        assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
+    filters = {"band offset": hb.load_native_filter(build_example_filter(tmp_path)),
+               "vrcnn": load_filter(REPO / "models" / "vrcnn", device="cpu", rdo=False)}
+    for name, f in filters.items():
+        for config in ("ai", "ra"):
+            r = hb.encode(ten_bit_pan(frames=5), config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f)
+            assert r.md5_match and r.side_info_bytes > 0, (name, config)
+            assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift
 
 
 @pytest.mark.parametrize("config", ["ai", "ra", "ldb", "ldp"])

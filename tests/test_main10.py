@@ -74,3 +74,18 @@ def test_a_sweep_at_ten_bits(tmp_path, band_offset):
         assert all(m == 1 for (m,) in c.execute("SELECT md5_match FROM jobs"))
     report(tmp_path)
     assert "Main10 internal depth" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_cnn_filters_in_x265s_main10_loop(config):
+    """VRCNN and the YUV model (trained on 8-bit pictures; the runner scales by HM's peak)
+    in x265's loop at 10 bits: libde265 reproduces every picture; they still gain."""
+    from cnn_filter import load_filter
+
+    video = ten_bit_pan(frames=5, width=128, height=96)
+    anchor = hb.encode(video, config=config, qp=37, preset="ultrafast")
+    for name in ("vrcnn", "yuv_resnet"):
+        f = load_filter(f"models/{name}", device="cpu")
+        r = hb.encode(video, config=config, qp=37, preset="ultrafast", loop_filter=f)
+        assert r.md5_match and r.decode.hash_ok, name
+        assert r.psnr.y >= anchor.psnr.y, name  # the block decisions keep what helps

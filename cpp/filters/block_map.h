@@ -89,18 +89,21 @@ void copy_on_blocks(Sample* dst, ptrdiff_t stride, const std::vector<Sample>& sr
     });
 }
 
-// Writes filtered planes (packed, 8-bit) into the picture as the map says: the luma
-// blocks that are on, if luma is on; each chroma plane whose flag is set, whole.
-inline void apply_block_map(const hmcnn_picture* pic, const std::vector<uint8_t>& y, const std::vector<uint8_t>& u,
-                            const std::vector<uint8_t>& v, const BlockMap& map) {
-    if (map.info.frame_on) copy_on_blocks((uint8_t*)pic->plane[0], pic->stride[0], y, pic->width, pic->height, map);
+// Writes filtered planes (packed; uint8_t samples for 8-bit pictures, uint16_t above)
+// into the picture as the map says: the luma blocks that are on, if luma is on; each
+// chroma plane whose flag is set, whole.
+template <class Sample>
+void apply_block_map(const hmcnn_picture* pic, const std::vector<Sample>& y, const std::vector<Sample>& u,
+                     const std::vector<Sample>& v, const BlockMap& map) {
+    if (map.info.frame_on) copy_on_blocks((Sample*)pic->plane[0], pic->stride[0], y, pic->width, pic->height, map);
     const int cw = pic->width / 2, ch = pic->height / 2;
-    const std::vector<uint8_t>* chroma[2] = {&u, &v};
+    const std::vector<Sample>* chroma[2] = {&u, &v};
     const int on[2] = {map.info.cb_on, map.info.cr_on};
     for (int c = 0; c < 2; c++) {
         if (!on[c]) continue;
-        uint8_t* dst = (uint8_t*)pic->plane[1 + c];
-        for (int r = 0; r < ch; r++) std::memcpy(dst + r * pic->stride[1 + c], &(*chroma[c])[(size_t)r * cw], cw);
+        Sample* dst = (Sample*)pic->plane[1 + c];
+        for (int r = 0; r < ch; r++)
+            std::memcpy(dst + r * pic->stride[1 + c], &(*chroma[c])[(size_t)r * cw], cw * sizeof(Sample));
     }
 }
 

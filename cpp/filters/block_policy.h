@@ -34,6 +34,13 @@ inline double hm_lambda(int qp, int slice_type = 2) {
     return 0.57 * std::pow(2.0, (qp - 12) / 3.0) * (slice_type == 2 ? 1.0 : 0.95);
 }
 
+// HM's RDO compares distortion scaled to 8 bits with the 8-bit lambda (distortion >>
+// 2 * (bit depth - 8), DISTORTION_PRECISION_ADJUSTMENT): the same, for our SSEs, as the
+// lambda times 4^(bit depth - 8).
+inline double hm_lambda_at_depth(int qp, int slice_type, int bit_depth) {
+    return hm_lambda(qp, slice_type) * (double)(1ull << (2 * (bit_depth - 8)));
+}
+
 // Names the policy of this file (sweeps key their jobs on it: a changed rule reruns them).
 inline std::string block_policy_id() {
     char min_gain[32];

@@ -21,22 +21,38 @@ std::string hex(int v) {
 }
 
 // SSE of a packed plane against a strided one.
-uint64_t plane_sse(const std::vector<uint8_t>& a, int width, const void* b, ptrdiff_t stride, int w, int h) {
-    return block_sse(a.data(), width, (const uint8_t*)b, stride, 0, 0, w, h);
+template <class Sample>
+uint64_t plane_sse(const std::vector<Sample>& a, int width, const void* b, ptrdiff_t stride, int w, int h) {
+    return block_sse(a.data(), width, (const Sample*)b, stride, 0, 0, w, h);
 }
 
 // Both chroma planes, unfiltered and filtered, against the source (chroma is switched whole).
-ChromaCosts chroma_costs(const hmcnn_picture* pic, const FilteredPlanes& f) {
+template <class Sample>
+ChromaCosts chroma_costs(const hmcnn_picture* pic, const std::vector<Sample>& fu, const std::vector<Sample>& fv) {
     const int cw = pic->width / 2, ch = pic->height / 2;
     ChromaCosts c;
     for (int p = 0; p < 2; p++) {
-        std::vector<uint8_t> unfiltered((size_t)cw * ch);
+        std::vector<Sample> unfiltered((size_t)cw * ch);
         for (int r = 0; r < ch; r++)
-            std::memcpy(&unfiltered[(size_t)r * cw], (const uint8_t*)pic->plane[1 + p] + r * pic->stride[1 + p], cw);
+            std::memcpy(&unfiltered[(size_t)r * cw], (const Sample*)pic->plane[1 + p] + r * pic->stride[1 + p],
+                        cw * sizeof(Sample));
         c.unfiltered[p] = plane_sse(unfiltered, cw, pic->orig[1 + p], pic->orig_stride[1 + p], cw, ch);
-        c.filtered[p] = plane_sse(p ? f.v : f.u, cw, pic->orig[1 + p], pic->orig_stride[1 + p], cw, ch);
+        c.filtered[p] = plane_sse(p ? fv : fu, cw, pic->orig[1 + p], pic->orig_stride[1 + p], cw, ch);
     }
     return c;
+}
+
+template <class Sample>
+BlockCosts luma_costs(const BlockMap& map, const hmcnn_picture* pic, const std::vector<Sample>& fy) {
+    return measure_blocks(map, (const Sample*)pic->plane[0], pic->stride[0], fy.data(), pic->width,
+                          (const Sample*)pic->orig[0], pic->orig_stride[0], pic->width, pic->height);
+}
+
+void apply(const hmcnn_picture* pic, const FilteredPlanes& f, const BlockMap& map) {
+    if (pic->bit_depth > 8)
+        apply_block_map(pic, f.y16, f.u16, f.v16, map);
+    else
+        apply_block_map(pic, f.y, f.u, f.v, map);
 }
 
 }  // namespace
@@ -65,11 +81,12 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
         const int w = pic->width, h = pic->height, model = m.select_model(pic->slice_qp);
         FilteredPlanes f = m.filter_picture(model, pic);
         BlockMap map = make_block_map(w, h, opt_.log2_block, model);
-        BlockCosts costs = measure_blocks(map, (const uint8_t*)pic->plane[0], pic->stride[0], f.y.data(), w,
-                                          (const uint8_t*)pic->orig[0], pic->orig_stride[0], w, h);
-        const double lambda = hm_lambda(pic->slice_qp, pic->slice_type);
+        const bool deep = pic->bit_depth > 8;
+        BlockCosts costs = deep ? luma_costs(map, pic, f.y16) : luma_costs(map, pic, f.y);
+        const double lambda = hm_lambda_at_depth(pic->slice_qp, pic->slice_type, pic->bit_depth);
         decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
-        if (m.yuv()) decide_chroma(chroma_costs(pic, f), lambda, opt_.rdo, &map);
+        if (m.yuv())
+            decide_chroma(deep ? chroma_costs(pic, f.u16, f.v16) : chroma_costs(pic, f.u, f.v), lambda, opt_.rdo, &map);
         if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing filtered, nothing sent
         int hash = 0;
         if (pic->slice_type == HMCNN_SLICE_I && m.content_hash(model, &hash)) {
@@ -78,7 +95,7 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
         }
         *size = write_block_map(map, side_info, capacity);
         if (!*size) throw std::runtime_error(std::string(m.name()) + ": side information does not fit");
-        apply_block_map(pic, f.y, f.u, f.v, map);
+        apply(pic, f, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();
@@ -104,7 +121,7 @@ int BlockSwitchedFilter::decode_picture(const hmcnn_picture* pic, const uint8_t*
                                      hex(map.info.model_hash) + ", this decoder holds " + hex(hash) + " for model " +
                                      std::to_string(map.info.model_id) + ": decode with the encoder's models");
         FilteredPlanes f = m.filter_picture(map.info.model_id, pic);
-        apply_block_map(pic, f.y, f.u, f.v, map);
+        apply(pic, f, map);
         return 0;
     } catch (const std::exception& e) {
         g_last_error = e.what();

@@ -16,9 +16,11 @@
 
 namespace hmcnn {
 
-// A picture's planes after a model (packed, width-strided; u/v empty for luma models).
+// A picture's planes after a model (packed, width-strided; u/v empty for luma models):
+// y, u, v for 8-bit pictures, y16, u16, v16 for 9..16-bit ones.
 struct FilteredPlanes {
     std::vector<uint8_t> y, u, v;
+    std::vector<uint16_t> y16, u16, v16;
 };
 
 // How blocks are switched, the same for every runner.

@@ -29,7 +29,12 @@ void for_each_tile(int width, int height, int size, int context, Fn fn) {
         }
 }
 
-// A (1, 1, h, w) uint8 tensor of a plane's window [x0, x1) x [y0, y1).
+// The scale samples are divided by on the way in (and multiplied by on the way out):
+// HM's PSNR peak, 255 << (bit depth - 8).
+double peak(int bit_depth) { return (double)(255 << (bit_depth - 8)); }
+
+// A (1, 1, h, w) tensor of a plane's window [x0, x1) x [y0, y1): uint8 for 8-bit
+// samples, int32 for 9..16-bit ones.
 torch::Tensor crop(const uint8_t* plane, ptrdiff_t stride, int x0, int y0, int x1, int y1) {
     torch::Tensor t = torch::empty({1, 1, y1 - y0, x1 - x0}, torch::kUInt8);
     uint8_t* dst = t.data_ptr<uint8_t>();
@@ -37,17 +42,28 @@ torch::Tensor crop(const uint8_t* plane, ptrdiff_t stride, int x0, int y0, int x
     return t;
 }
 
+torch::Tensor crop(const uint16_t* plane, ptrdiff_t stride, int x0, int y0, int x1, int y1) {
+    torch::Tensor t = torch::empty({1, 1, y1 - y0, x1 - x0}, torch::kInt32);
+    int32_t* dst = t.data_ptr<int32_t>();
+    for (int r = 0; r < y1 - y0; r++)
+        for (int c = 0; c < x1 - x0; c++) dst[(size_t)r * (x1 - x0) + c] = plane[(y0 + r) * stride + x0 + c];
+    return t;
+}
+
 // Writes rows [oy, oy + h) x cols [ox, ox + w) of a (1, 1, H, W) float output (0..1
-// scale), cut at (cy, cx), rounded to uint8 into a packed plane of `width`.
-void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<uint8_t>& plane, int width, int oy,
-           int ox, std::vector<float>* raw) {
-    torch::Tensor f = out.slice(2, cy, cy + h).slice(3, cx, cx + w).to(torch::kCPU, torch::kFloat).mul(255.0);
+// scale), cut at (cy, cx), times the peak of `bit_depth`, rounded and clipped into a
+// packed plane of `width`.
+template <class Sample>
+void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<Sample>& plane, int width, int oy,
+           int ox, std::vector<float>* raw, int bit_depth = 8) {
+    torch::Tensor f = out.slice(2, cy, cy + h).slice(3, cx, cx + w).to(torch::kCPU, torch::kFloat).mul(peak(bit_depth));
     f = f.contiguous();
-    torch::Tensor q = f.round().clamp_(0, 255).to(torch::kUInt8).contiguous();
-    const uint8_t* qb = q.data_ptr<uint8_t>();
+    torch::Tensor q = f.round().clamp_(0, (1 << bit_depth) - 1).to(torch::kInt32).contiguous();
+    const int32_t* qb = q.data_ptr<int32_t>();
     const float* fb = f.data_ptr<float>();
     for (int r = 0; r < h; r++) {
-        std::memcpy(&plane[(size_t)(oy + r) * width + ox], qb + (size_t)r * w, w);
+        Sample* dst = &plane[(size_t)(oy + r) * width + ox];
+        for (int c = 0; c < w; c++) dst[c] = (Sample)qb[(size_t)r * w + c];
         if (raw) std::memcpy(&(*raw)[(size_t)(oy + r) * width + ox], fb + (size_t)r * w, w * sizeof(float));
     }
 }
@@ -110,55 +126,70 @@ void TorchModels::check_model(torch::jit::Module& m, const std::string& path) co
 
 int TorchModels::select_model(int qp) const { return yuv() ? 0 : nearest_qp_index(opt_.qps, qp); }
 
-std::vector<uint8_t> TorchModels::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
-                                               std::vector<float>* raw_out) const {
+template <class Sample>
+std::vector<Sample> TorchModels::filter_luma(int index, const Sample* y, ptrdiff_t stride, int width, int height,
+                                            int bit_depth, std::vector<float>* raw_out) const {
     if (yuv()) throw std::invalid_argument("a 4:2:0 model filters whole pictures (filter_picture)");
     c10::InferenceMode guard;
     torch::jit::Module& model = const_cast<torch::jit::Module&>(models_.at(index));
-    std::vector<uint8_t> out((size_t)width * height);
+    std::vector<Sample> out((size_t)width * height);
     if (raw_out) raw_out->assign((size_t)width * height, 0.f);
     auto dtype = opt_.half ? torch::kHalf : torch::kFloat;
     for_each_tile(width, height, opt_.tile, opt_.context, [&](const Tile& t) {
-        torch::Tensor x = crop(y, stride, t.ix0, t.iy0, t.ix1, t.iy1).to(device_).to(dtype).div_(255.0);
+        torch::Tensor x = crop(y, stride, t.ix0, t.iy0, t.ix1, t.iy1).to(device_).to(dtype).div_(peak(bit_depth));
         torch::Tensor res = model.forward({x}).toTensor();
-        paste(res, t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, out, width, t.y0, t.x0, raw_out);
+        paste(res, t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, out, width, t.y0, t.x0, raw_out, bit_depth);
     });
     return out;
 }
 
-FilteredPlanes TorchModels::filter_yuv(int index, const hmcnn_picture* pic) const {
+std::vector<uint8_t> TorchModels::filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
+                                               std::vector<float>* raw_out) const {
+    return filter_luma(index, y, stride, width, height, 8, raw_out);
+}
+
+template <class Sample>
+void TorchModels::filter_yuv(int index, const hmcnn_picture* pic, std::vector<Sample>& y, std::vector<Sample>& u,
+                             std::vector<Sample>& v) const {
     c10::InferenceMode guard;
     torch::jit::Module& model = const_cast<torch::jit::Module&>(models_.at(index));
-    const int w = pic->width, h = pic->height, cw = w / 2;
-    FilteredPlanes out;
-    out.y.resize((size_t)w * h);
-    out.u.resize((size_t)cw * (h / 2));
-    out.v.resize(out.u.size());
+    const int w = pic->width, h = pic->height, cw = w / 2, depth = pic->bit_depth;
+    y.resize((size_t)w * h);
+    u.resize((size_t)cw * (h / 2));
+    v.resize(u.size());
     auto dtype = opt_.half ? torch::kHalf : torch::kFloat;
     torch::Tensor qp = torch::full({1}, (double)pic->slice_qp, torch::TensorOptions().device(device_).dtype(dtype));
     for_each_tile(w, h, opt_.tile, opt_.context, [&](const Tile& t) {
         auto in = [&](int c, int s) {
-            return crop((const uint8_t*)pic->plane[c], pic->stride[c], t.ix0 / s, t.iy0 / s, t.ix1 / s, t.iy1 / s)
-                .to(device_).to(dtype).div_(255.0);
+            return crop((const Sample*)pic->plane[c], pic->stride[c], t.ix0 / s, t.iy0 / s, t.ix1 / s, t.iy1 / s)
+                .to(device_).to(dtype).div_(peak(depth));
         };
         auto res = model.forward({in(0, 1), in(1, 2), in(2, 2), qp}).toTuple()->elements();
-        paste(res[0].toTensor(), t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, out.y, w, t.y0, t.x0, nullptr);
+        paste(res[0].toTensor(), t.y0 - t.iy0, t.x0 - t.ix0, t.y1 - t.y0, t.x1 - t.x0, y, w, t.y0, t.x0, nullptr, depth);
         for (int c = 1; c <= 2; c++)
             paste(res[c].toTensor(), (t.y0 - t.iy0) / 2, (t.x0 - t.ix0) / 2, (t.y1 - t.y0) / 2, (t.x1 - t.x0) / 2,
-                  c == 1 ? out.u : out.v, cw, t.y0 / 2, t.x0 / 2, nullptr);
+                  c == 1 ? u : v, cw, t.y0 / 2, t.x0 / 2, nullptr, depth);
     });
-    return out;
 }
 
 FilteredPlanes TorchModels::filter_picture(int index, const hmcnn_picture* pic) const {
-    if (yuv()) return filter_yuv(index, pic);
     FilteredPlanes out;
-    out.y = filter_plane(index, (const uint8_t*)pic->plane[0], pic->stride[0], pic->width, pic->height);
+    const int w = pic->width, h = pic->height, depth = pic->bit_depth;
+    if (depth > 8) {
+        if (yuv())
+            filter_yuv(index, pic, out.y16, out.u16, out.v16);
+        else
+            out.y16 = filter_luma(index, (const uint16_t*)pic->plane[0], pic->stride[0], w, h, depth, nullptr);
+    } else if (yuv()) {
+        filter_yuv(index, pic, out.y, out.u, out.v);
+    } else {
+        out.y = filter_luma(index, (const uint8_t*)pic->plane[0], pic->stride[0], w, h, 8, nullptr);
+    }
     return out;
 }
 
 void TorchModels::check_picture(const hmcnn_picture* pic) const {
-    if (pic->bit_depth != 8) throw std::runtime_error("CNN filter: 8-bit pictures only");
+    if (pic->bit_depth < 8 || pic->bit_depth > 16) throw std::runtime_error("CNN filter: bit depths 8..16 only");
     if (yuv() && pic->chroma_format != 1) throw std::runtime_error("CNN filter: the 4:2:0 model needs 4:2:0 pictures");
 }
 

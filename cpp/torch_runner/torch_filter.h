@@ -45,7 +45,9 @@ public:
     int select_model(int qp) const override;
     bool yuv() const override { return opt_.kind == "loop_yuv"; }
     void check_picture(const hmcnn_picture* pic) const override;
-    // Runs model `index` on the picture's planes (8-bit), tiled as in the loop.
+    // Runs model `index` on the picture's planes, tiled as in the loop. Any bit depth: the
+    // samples enter divided by HM's peak, 255 << (depth - 8) (a model trained on 8-bit
+    // pictures sees a 10-bit one on the scale it knows), and leave multiplied by it.
     FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;
     // Luma models: model `index` on one luma plane; raw_out gets the float output.
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
@@ -55,7 +57,12 @@ public:
 
 private:
     void check_model(torch::jit::Module& m, const std::string& path) const;
-    FilteredPlanes filter_yuv(int index, const hmcnn_picture* pic) const;
+    template <class Sample>
+    void filter_yuv(int index, const hmcnn_picture* pic, std::vector<Sample>& y, std::vector<Sample>& u,
+                    std::vector<Sample>& v) const;
+    template <class Sample>
+    std::vector<Sample> filter_luma(int index, const Sample* y, ptrdiff_t stride, int width, int height, int bit_depth,
+                                    std::vector<float>* raw_out) const;
 
     TorchFilterOptions opt_;
     torch::Device device_;
