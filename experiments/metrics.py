@@ -17,9 +17,9 @@ def cs_psnr(psnr: hb.PsnrReport) -> float:
     return wy * psnr.y + wu * psnr.u + wv * psnr.v
 
 
-def ssim_plane(reference: np.ndarray, test: np.ndarray) -> float:
-    """SSIM of one 8-bit plane (Gaussian window 11, sigma 1.5, as Wang et al.); NaN for a
-    plane too small for the window."""
+def ssim_plane(reference: np.ndarray, test: np.ndarray, bit_depth: int = 8) -> float:
+    """SSIM of one plane of ``bit_depth`` (Gaussian window 11, sigma 1.5, as Wang et al.;
+    the dynamic range 2^depth - 1, as HM's SSIM); NaN for a plane too small for the window."""
     import torch
     from pytorch_msssim import ssim
 
@@ -27,4 +27,4 @@ def ssim_plane(reference: np.ndarray, test: np.ndarray) -> float:
         return float("nan")
     t = lambda x: torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
     with torch.no_grad():
-        return float(ssim(t(reference), t(test), data_range=255, size_average=True))
+        return float(ssim(t(reference), t(test), data_range=(1 << bit_depth) - 1, size_average=True))

@@ -189,7 +189,7 @@ class _PictureMetrics:
     def __call__(self, i: int, source, recon) -> None:
         from experiments.metrics import ssim_plane
 
-        self.ssim[i] = ssim_plane(source[0], recon[0])
+        self.ssim[i] = ssim_plane(source[0], recon[0], self.job.bit_depth)
         if self.job.keep_picture and i == self.middle:
             self.kept = {"recon": recon[0].copy(), "index": i + self.first}
             if self.job.arm == "anchor":

@@ -71,6 +71,7 @@ def test_a_sweep_at_ten_bits(tmp_path, band_offset):
 
     with sqlite3.connect(tmp_path / "results.sqlite") as c:
         assert {d for (d,) in c.execute("SELECT bit_depth FROM jobs")} == {10}
+        assert all(0.8 < s <= 1.0 for (s,) in c.execute("SELECT ssim_y FROM jobs"))  # on the 10-bit scale
         assert all(m == 1 for (m,) in c.execute("SELECT md5_match FROM jobs"))
     report(tmp_path)
     assert "Main10 internal depth" in (tmp_path / "report.html").read_text()
@@ -89,3 +90,13 @@ def test_cnn_filters_in_x265s_main10_loop(config):
         r = hb.encode(video, config=config, qp=37, preset="ultrafast", loop_filter=f)
         assert r.md5_match and r.decode.hash_ok, name
         assert r.psnr.y >= anchor.psnr.y, name  # the block decisions keep what helps
+
+
+def test_ssim_at_ten_bits_is_on_the_ten_bit_scale():
+    from experiments.metrics import ssim_plane
+
+    rng = np.random.default_rng(0)
+    a = (100 + rng.integers(0, 4, (64, 64))).astype(np.uint16)  # flat: the constants (of the range) weigh
+    b = (a + rng.integers(-2, 3, a.shape)).astype(np.uint16)
+    eight, ten = ssim_plane(a, b), ssim_plane(a * 4, b * 4, 10)
+    assert abs(ten - eight) < 0.01 and abs(ssim_plane(a * 4, b * 4) - eight) > 0.05  # the range matters
