@@ -505,3 +505,26 @@ def test_ray_segments_are_joined_into_the_rows_of_whole_jobs(tmp_path):
         local_rows = {k: v for k, *v in c.execute("SELECT key, stream_md5, per_frame, ssim_y FROM jobs")}
     assert ray_rows == local_rows and _rows(tmp_path / "ray" / "results.sqlite") == \
         _rows(tmp_path / "local" / "results.sqlite")
+
+
+def test_ray_a_job_that_crashes_its_worker_is_a_failed_row(tmp_path):
+    """Under Ray too: a plug-in that kills its process fails its jobs (after Ray's own
+    retries) and no other."""
+    ray = pytest.importorskip("ray", reason="Ray is optional (pip install 'ray[default]')")
+    src = tmp_path / "crash.c"
+    src.write_text(CRASHING_FILTER)
+    lib = compile_shared_library(src, tmp_path / "libcrash.so")
+    exp = _exp(sequences=["RTn23"], configs=["ai"], test=str(lib), qps=[32, 37])
+    cluster, _ = _ray_cluster({"num_cpus": 2})
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        summary = run(exp, tmp_path / "out", backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert summary["ran"] == 4 and summary["failed"] == 2
+    with sqlite3.connect(tmp_path / "out" / "results.sqlite") as c:
+        arms = dict(c.execute("SELECT arm, group_concat(DISTINCT status) FROM jobs GROUP BY arm"))
+        errors = [e for (e,) in c.execute("SELECT error FROM jobs WHERE status = 'failed'")]
+    assert arms == {"anchor": "done", "test": "failed"}
+    assert all(e.startswith("the Ray task died: ") for e in errors), errors
