@@ -133,6 +133,11 @@ class IntegerFilter(_IntegerModels):
         another kernel / threads / stripe height: the same bits)."""
         return self._runner.filter_plane(self._runner.select_model(qp), y, kernel, threads, stripe)
 
+    def filter_plane_deep(self, qp: int, y, bit_depth: int, kernel: str = "", threads: int = 0, stripe: int = 0):
+        """The model for ``qp`` on a 9..12-bit luma plane (uint16), as in the loop at that
+        depth; ValueError (naming the layer) where an accumulator could leave int32."""
+        return self._runner.filter_plane_deep(self._runner.select_model(qp), y, bit_depth, kernel, threads, stripe)
+
     def __repr__(self) -> str:
         return f"IntegerFilter({str(self.path)!r}, qps={self.qps}, kernel={self.kernel!r})"
 

@@ -103,17 +103,28 @@ def rounding_shift(acc: np.ndarray, s: int) -> np.ndarray:
     return acc if s == 0 else (acc + (1 << (s - 1))) >> s
 
 
-def run_integer(model: IntModel, samples: np.ndarray) -> np.ndarray:
-    """The integer network on a uint8 luma plane -> uint8 plane (bit-exact reference)."""
+def run_integer(model: IntModel, samples: np.ndarray, bit_depth: int = 8) -> np.ndarray:
+    """The integer network on a luma plane -> the filtered plane (bit-exact reference):
+    uint8 for 8 bits; for ``bit_depth`` 9..12 (uint16 samples) the layers that read the
+    samples take them 2^(depth-8) times larger, their biases scaled alike and their shifts
+    larger by depth - 8, and the residual comes out in units of the depth (its shift
+    smaller by depth - 8): C++ twin IntModel::at_depth."""
+    d = bit_depth - 8
     tensors: dict[int, np.ndarray] = {0: samples.astype(np.int64)[None]}
     h, w = samples.shape
     out = None
     for layer in model.layers:
-        acc = _conv_exact(tensors[layer.src], layer.weight, layer.bias)
-        assert np.abs(acc).max(initial=0) <= INT32_MAX, f"{layer.name}: accumulator outside int32"
-        y = rounding_shift(acc, layer.shift)
+        bias, shift = np.asarray(layer.bias, np.int64), layer.shift
+        if layer.src == 0:
+            bias, shift = bias << d, shift + d
         if layer.dst < 0:
-            out = np.clip(samples.astype(np.int64) + y[0], 0, 255).astype(np.uint8)
+            shift -= d
+        acc = _conv_exact(tensors[layer.src], layer.weight, bias)
+        assert np.abs(acc).max(initial=0) <= INT32_MAX, f"{layer.name}: accumulator outside int32"
+        y = rounding_shift(acc, shift)
+        if layer.dst < 0:
+            top = (1 << bit_depth) - 1
+            out = np.clip(samples.astype(np.int64) + y[0], 0, top).astype(np.uint8 if d == 0 else np.uint16)
             continue
         channels, _, bits = model.tensors[layer.dst]
         if layer.relu:

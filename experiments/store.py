@@ -53,10 +53,23 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(self.path), timeout=60)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self._wal()
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
         self._add_new_columns()
+
+    def _wal(self) -> None:
+        """WAL mode (set once per file). Switching needs the file to itself, and SQLite then
+        answers "locked" at once instead of waiting: while another coordinator writes,
+        retry (a file already in WAL mode needs nothing)."""
+        deadline = time.time() + 60
+        while self.db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _add_new_columns(self) -> None:
         """A store written by an older version gains the columns added since."""

@@ -100,3 +100,67 @@ def test_ssim_at_ten_bits_is_on_the_ten_bit_scale():
     b = (a + rng.integers(-2, 3, a.shape)).astype(np.uint16)
     eight, ten = ssim_plane(a, b), ssim_plane(a * 4, b * 4, 10)
     assert abs(ten - eight) < 0.01 and abs(ssim_plane(a * 4, b * 4) - eight) > 0.05  # the range matters
+
+
+INT_VRCNN = __import__("conftest").REPO / "models" / "vrcnn-int"
+KERNELS = ["scalar"] + (["avx2-direct", "avx2"] if __import__("cnn_filter._int_runner", fromlist=["x"]).best_kernel()
+                        == "avx2" else [])
+
+
+def test_the_integer_runner_at_ten_bits_gives_the_reference_bits_with_every_kernel():
+    """The shipped integer VRCNN on 10-bit planes: every kernel, thread count and stripe
+    height gives the Python reference's bits (the samples' depth taken into the first
+    layer's scaling and the residual's); 8-bit content shifted up comes out as the 8-bit
+    result shifted up, to within the residual's finer rounding."""
+    from cnn_filter.loader import load_integer_filter
+    from cnn_filter.quantize import load, run_integer
+
+    f = load_integer_filter(INT_VRCNN)
+    model = load(INT_VRCNN / "qp37.hmq")
+    rng = np.random.default_rng(5)
+    planes = [rng.integers(0, 1024, (46, 70), dtype=np.uint16), ten_bit_pan(frames=1, width=96, height=64).y[0],
+              rng.integers(0, 1024, (83, 37), dtype=np.uint16)]
+    for plane in planes:
+        ref = run_integer(model, plane, bit_depth=10)
+        assert ref.dtype == np.uint16 and ref.max() <= 1023 and (ref != plane).mean() > 0.1
+        for kernel in KERNELS:
+            for threads, stripe in ((1, 0), (2, 0), (3, 5)):
+                assert np.array_equal(f.filter_plane_deep(37, plane, 10, kernel, threads, stripe), ref), \
+                    (plane.shape, kernel, threads, stripe)
+    eight = load_builtin("carphone", 1).y[0]
+    out8 = f.filter_plane(37, eight).astype(int)
+    out10 = f.filter_plane_deep(37, eight.astype(np.uint16) << 2, 10).astype(int)
+    assert np.abs(out10 - 4 * out8).max() <= 3 and (out10 != eight.astype(int) * 4).mean() > 0.1
+
+
+def test_an_integer_model_that_could_overflow_at_ten_bits_is_refused_there(tmp_path):
+    """A first layer whose accumulator fits int32 for 8-bit samples but not for 10-bit
+    ones: the model still runs at 8 bits; at 10 bits it is refused, the layer named."""
+    from cnn_filter.loader import load_integer_filter
+    from cnn_filter.quantize import load, run_integer, save
+    from cnn_filter.zoo import write_manifest
+
+    model = load(INT_VRCNN / "qp37.hmq")
+    conv1 = model.layers[0]
+    assert conv1.src == 0
+    conv1.bias = np.full_like(np.asarray(conv1.bias), 1 << 29)  # x4 at 10 bits: past 2^31
+    save(model, tmp_path / "qp37.hmq")
+    write_manifest(tmp_path, "vrcnn", "loop", {37: "qp37.hmq"}, format="hmq", receptive_radius=6)
+    f = load_integer_filter(tmp_path)
+    plane = load_builtin("carphone", 1).y[0]
+    assert np.array_equal(f.filter_plane(37, plane), run_integer(model, plane))
+    with pytest.raises(ValueError, match="layer conv1 could overflow int32 on 10-bit samples"):
+        f.filter_plane_deep(37, plane.astype(np.uint16) << 2, 10)
+    with pytest.raises(RuntimeError, match="could overflow int32 on 10-bit samples"):
+        hb.encode(ten_bit_pan(frames=1, width=128, height=96), config="ai", qp=37, preset="ultrafast", loop_filter=f)
+
+
+@pytest.mark.parametrize("config", ["ai", "ra", "ldp"])
+def test_the_integer_vrcnn_in_x265s_main10_loop(config):
+    from cnn_filter import load_filter
+
+    video = ten_bit_pan(frames=5, width=128, height=96)
+    f = load_filter(INT_VRCNN, rdo=False)
+    r = hb.encode(video, config=config, qp=37, preset="ultrafast", loop_filter=f)
+    assert r.md5_match and r.decode.hash_ok and r.side_info_bytes > 0
+    assert not hb.decode(r.bitstream).hash_ok  # without the filter: drift

@@ -11,8 +11,8 @@ namespace {
 // channel pairs. Exactly the scalar arithmetic (int32 sums of int16 products, no overflow).
 template <int NCO, int P>
 __attribute__((target("avx2"))) void conv_row_avx2(const IntLayer& l, const Buffer& in, int y, int x0, int x1,
-                                                   Buffer* out, int out_bits, const uint8_t* samples,
-                                                   uint8_t* result) {
+                                                   Buffer* out, int out_bits, const void* samples,
+                                                   void* result) {
     const int r = l.k / 2, taps = l.k * l.k, pairs = in.channels / 2;
     const RequantAvx2 rq(l, out_bits);
     int x = x0;
@@ -47,7 +47,7 @@ __attribute__((target("avx2"))) void conv_row_avx2(const IntLayer& l, const Buff
                 for (int j = 0; j < NCO; j++) {
                     if (!out) {  // the residual output: one channel, added to the sample
                         int32_t res = _mm256_cvtsi256_si32(rq.shifted(acc[p][j]));
-                        result[x + p] = (uint8_t)std::min(std::max((int32_t)samples[x + p] + res, 0), 255);
+                        put_residual(l, samples, result, x + p, res);
                         continue;
                     }
                     const __m128i packed = rq.to_int16(acc[p][j]);
@@ -68,8 +68,8 @@ __attribute__((target("avx2"))) void conv_row_avx2(const IntLayer& l, const Buff
 // One output channel (the residual output layer): a dot product per pixel over taps and
 // 16-channel chunks (vpmaddwd), then a horizontal sum. Same integer sums as the scalar path.
 __attribute__((target("avx2"))) void conv_row_avx2_single(const IntLayer& l, const Buffer& in, int y, int x0, int x1,
-                                                          Buffer* out, int out_bits, const uint8_t* samples,
-                                                          uint8_t* result) {
+                                                          Buffer* out, int out_bits, const void* samples,
+                                                          void* result) {
     const int r = l.k / 2, taps = l.k * l.k, chunks = l.cin / 16;
     std::ptrdiff_t offset[128];
     for (int t = 0; t < taps; t++) offset[t] = (t / l.k - r) * in.row_stride() + (std::ptrdiff_t)(t % l.k - r) * in.channels;
@@ -91,7 +91,7 @@ __attribute__((target("avx2"))) void conv_row_avx2_single(const IntLayer& l, con
         if (out)
             out->at(y, x)[l.dst_offset] = clamp_out(v, l, out_bits);
         else
-            result[x] = (uint8_t)std::min(std::max((int32_t)samples[x] + v, 0), 255);
+            put_residual(l, samples, result, x, v);
     }
 }
 
@@ -143,12 +143,12 @@ __attribute__((target("avx2"))) void conv_row_avx2_taps(const IntLayer& l, const
 }  // namespace
 
 void conv_row_avx2_8x8(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                       const uint8_t* samples, uint8_t* result) {
+                       const void* samples, void* result) {
     conv_row_avx2<1, 8>(l, in, y, x0, x1, out, out_bits, samples, result);
 }
 
 void conv_row_avx2(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                   const uint8_t* samples, uint8_t* result) {
+                   const void* samples, void* result) {
     if (l.cout == 1 && l.cin % 16 == 0) return conv_row_avx2_single(l, in, y, x0, x1, out, out_bits, samples, result);
     if (l.cin == 1 && out && l.cout % 8 == 0) return conv_row_avx2_taps<1, 8>(l, in, y, x0, x1, out, out_bits);
     // 8 pixels x 8 output channels a step: 8 accumulators, one weight register, one broadcast

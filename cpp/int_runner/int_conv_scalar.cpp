@@ -6,7 +6,7 @@ namespace hmcnn {
 namespace intk {
 
 void conv_row_scalar(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                     const uint8_t* samples, uint8_t* result) {
+                     const void* samples, void* result) {
     const int r = l.k / 2, taps = l.k * l.k;
     for (int x = x0; x < x1; x++)
         for (int co = 0; co < l.cout; co++) {
@@ -21,7 +21,7 @@ void conv_row_scalar(const IntLayer& l, const Buffer& in, int y, int x0, int x1,
             if (out)
                 out->at(y, x)[l.dst_offset + co] = clamp_out(v, l, out_bits);
             else
-                result[x] = (uint8_t)std::min(std::max((int32_t)samples[x] + v, 0), 255);
+                put_residual(l, samples, result, x, v);
         }
 }
 

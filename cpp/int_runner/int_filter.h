@@ -4,7 +4,9 @@
 // every machine. The C ABI side is the one BlockSwitchedFilter
 // (filters/block_switched_filter.h); make_int_filter builds it.
 #pragma once
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,10 +42,18 @@ public:
     const IntModel& model(int index) const { return models_.at(index); }
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, std::ptrdiff_t stride, int width, int height,
                                       const IntRunSettings& settings) const;
+    // The same on a 9..12-bit plane (the models prepared for that depth on first use:
+    // IntModel::at_depth; std::invalid_argument, naming the layer, where one could overflow).
+    std::vector<uint16_t> filter_plane(int index, const uint16_t* y, int bit_depth, std::ptrdiff_t stride, int width,
+                                       int height, const IntRunSettings& settings) const;
 
 private:
+    const std::vector<IntModel>& at_depth(int bit_depth) const;
+
     IntFilterOptions opt_;
     std::vector<IntModel> models_;
+    mutable std::mutex deeper_lock_;
+    mutable std::map<int, std::vector<IntModel>> deeper_;  // per bit depth above 8 (nodes never move)
 };
 
 // The integer runner behind the C ABI.

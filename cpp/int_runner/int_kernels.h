@@ -57,6 +57,17 @@ struct Buffer {
     }
 };
 
+// The residual output layer's write: the residual added to the picture's sample, clipped
+// to its depth (8 bits: uint8_t samples; 9..12: uint16_t).
+inline void put_residual(const IntLayer& l, const void* samples, void* result, int x, int32_t v) {
+    if (l.sample_bits == 8) {
+        ((uint8_t*)result)[x] = (uint8_t)std::min(std::max((int32_t)((const uint8_t*)samples)[x] + v, 0), 255);
+        return;
+    }
+    const int32_t top = (1 << l.sample_bits) - 1;
+    ((uint16_t*)result)[x] = (uint16_t)std::min(std::max((int32_t)((const uint16_t*)samples)[x] + v, 0), top);
+}
+
 inline int32_t requant(int64_t acc, int shift) {  // acc fits int32 by the export's proof
     return shift ? (int32_t)(((int32_t)acc + (1 << (shift - 1))) >> shift) : (int32_t)acc;
 }
@@ -88,18 +99,18 @@ struct RequantAvx2 {
 // One output row of a layer, columns [x0, x1), every output channel, into the tensor
 // `out`, or (out == nullptr: the residual output layer) added to `samples` into `result`.
 using ConvRowFn = void (*)(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                           const uint8_t* samples, uint8_t* result);
+                           const void* samples, void* result);
 // Output rows y and y + 1 of a layer that qualifies for Winograd (IntLayer::wino_u), whole width.
 using ConvRowPairFn = void (*)(const IntLayer& l, const Buffer& in, int y, int width, Buffer* out, int out_bits);
 
 void conv_row_scalar(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                     const uint8_t* samples, uint8_t* result);
+                     const void* samples, void* result);
 void conv_row_avx2(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                   const uint8_t* samples, uint8_t* result);
+                   const void* samples, void* result);
 // 8 pixels x 8 output channels a step, any layer with whole 8-channel blocks (the
 // Winograd kernel's remainder columns)
 void conv_row_avx2_8x8(const IntLayer& l, const Buffer& in, int y, int x0, int x1, Buffer* out, int out_bits,
-                       const uint8_t* samples, uint8_t* result);
+                       const void* samples, void* result);
 void conv_row_pair_winograd(const IntLayer& l, const Buffer& in, int y, int width, Buffer* out, int out_bits);
 
 // The kernels of one IntKernel: a row function, and a row-pair function for the layers

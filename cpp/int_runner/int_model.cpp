@@ -79,7 +79,7 @@ void prepare_winograd(IntLayer& l, const IntModel& m) {
     if ((l.k != 3 && l.k != 5) || l.dst < 0 || l.cout % 16 || m.tensors[l.src].padded % 16) return;
     for (const IntLayer& p : m.layers)
         if (p.dst == l.src && !p.relu) return;  // the source may hold negative values
-    const int64_t a_max = l.src == 0 ? 255 : (1 << m.tensors[l.src].bits) - 1;
+    const int64_t a_max = l.src == 0 ? (1 << m.input_bits) - 1 : (1 << m.tensors[l.src].bits) - 1;
     if (4 * a_max > 32767) return;
     const int taps = l.k * l.k, groups = l.k == 3 ? 1 : 2;
     for (int co = 0; co < l.cout; co++)
@@ -183,6 +183,47 @@ IntModel IntModel::load(const std::string& path) {
     for (IntLayer& l : m.layers) prepare_winograd(l, m);
     for (auto& kv : radius_from) m.radius += kv.second;
     m.hash = content_hash(data.data(), data.size());
+    return m;
+}
+
+IntModel IntModel::at_depth(int bit_depth) const {
+    if (bit_depth == input_bits) return *this;
+    if (input_bits != 8 || bit_depth < 8 || bit_depth > 12)
+        throw std::invalid_argument("integer models run on pictures of 8 to 12 bits, not " + std::to_string(bit_depth));
+    const int d = bit_depth - 8;
+    const int64_t a_max = (1 << bit_depth) - 1, limit = (int64_t)1 << 31;
+    IntModel m = *this;
+    m.input_bits = bit_depth;
+    for (IntLayer& l : m.layers) {
+        if (l.src == 0) {  // reads the samples: 2^d times larger
+            l.shift += d;
+            if (l.shift > 30) throw std::invalid_argument("layer " + l.name + ": no shift for " + std::to_string(bit_depth) +
+                                                          "-bit samples");
+            const int taps = l.k * l.k;
+            for (int co = 0; co < l.cout; co++) {
+                int64_t bias = (int64_t)l.bias[co] << d, pos = 0, neg = 0;
+                for (int i = 0; i < l.cin * taps; i++) {
+                    int w = l.weight[(size_t)co * l.cin * taps + i];
+                    (w > 0 ? pos : neg) += std::abs(w);
+                }
+                const int64_t half = l.shift ? (int64_t)1 << (l.shift - 1) : 0;
+                if (bias + a_max * pos + half >= limit || bias - a_max * neg < -limit)
+                    throw std::invalid_argument("layer " + l.name + " could overflow int32 on " + std::to_string(bit_depth) +
+                                                "-bit samples: this integer model cannot run at that depth");
+                l.bias[co] = (int32_t)bias;
+            }
+        }
+        if (l.dst < 0) {  // the residual, in units of the depth
+            if (l.shift < d)
+                throw std::invalid_argument("layer " + l.name + ": its shift cannot give the residual at " +
+                                            std::to_string(bit_depth) + " bits");
+            l.shift -= d;
+            l.sample_bits = bit_depth;
+        }
+        l.wino_u.clear();
+        l.wino_pieces = 0;
+    }
+    for (IntLayer& l : m.layers) prepare_winograd(l, m);  // qualifies (or not) for the wider input
     return m;
 }
 

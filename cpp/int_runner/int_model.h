@@ -21,6 +21,7 @@ struct IntLayer {
     int cin, cout, k;
     bool relu;
     int shift;
+    int sample_bits = 8;  // the residual output layer: the depth of the samples it is added to
     std::vector<int16_t> weight;  // (cout, cin, k, k), as in the file
     std::vector<int32_t> bias;
     // AVX2 packing: per block of 8 output channels, per tap, per input-channel pair, the
@@ -47,8 +48,16 @@ struct IntModel {
     std::vector<IntLayer> layers;
     uint16_t hash = 0;               // content hash of the file (side information names it)
     int radius = 0;                  // samples of context per side
+    int input_bits = 8;              // the picture samples' depth it runs on (tensor 0's values)
 
     static IntModel load(const std::string& path);  // throws std::invalid_argument with the reason
+    // The same network for pictures of `bit_depth` (9..12): the layers that read the
+    // samples take them 2^(depth - 8) times larger (their biases scaled up alike, their
+    // shifts larger by depth - 8: the same activations as 8-bit samples shifted up give),
+    // the residual comes out in units of the depth (shift smaller by depth - 8). Throws
+    // std::invalid_argument when an accumulator could then leave int32 (the export's
+    // overflow proof, redone for the wider input) or a shift cannot be adjusted.
+    IntModel at_depth(int bit_depth) const;
 };
 
 // FNV-1a 64 of the bytes, folded to 16 bits (Python twin: cnn_filter.quantize.content_hash).

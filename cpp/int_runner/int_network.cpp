@@ -56,8 +56,9 @@ void conv_rows(const intk::ConvKernels& k, const IntLayer& l, const Buffer& in, 
 // tensor is computed once per stripe, as a whole-stripe pass would: the same bits.
 constexpr int kBand = 8;
 
-void run_stripe(const IntModel& m, const uint8_t* y, std::ptrdiff_t stride, int width, int height, int s0, int s1,
-                const intk::ConvKernels& kernel, uint8_t* out, std::vector<Buffer>& buf) {
+template <class Sample>
+void run_stripe(const IntModel& m, const Sample* y, std::ptrdiff_t stride, int width, int height, int s0, int s1,
+                const intk::ConvKernels& kernel, Sample* out, std::vector<Buffer>& buf) {
     const int nt = (int)m.tensors.size();
     int border = 0;
     for (const IntLayer& l : m.layers) border = std::max(border, l.k / 2);
@@ -113,14 +114,16 @@ void run_stripe(const IntModel& m, const uint8_t* y, std::ptrdiff_t stride, int 
     }
 }
 
-}  // namespace
-
-std::vector<uint8_t> run_int_model(const IntModel& model, const uint8_t* y, std::ptrdiff_t stride, int width,
-                                   int height, const IntRunSettings& s) {
+template <class Sample>
+std::vector<Sample> run_model(const IntModel& model, const Sample* y, std::ptrdiff_t stride, int width, int height,
+                              const IntRunSettings& s) {
     if (s.kernel != IntKernel::Scalar && !__builtin_cpu_supports("avx2"))
         throw std::invalid_argument("the AVX2 kernel needs a CPU with AVX2");
     if (s.stripe < 0 || s.threads < 1) throw std::invalid_argument("threads must be positive, stripe non-negative");
-    std::vector<uint8_t> out((size_t)width * height);
+    if ((model.input_bits > 8) != (sizeof(Sample) == 2))
+        throw std::invalid_argument("integer model prepared for " + std::to_string(model.input_bits) +
+                                    "-bit samples, given samples of another width (IntModel::at_depth)");
+    std::vector<Sample> out((size_t)width * height);
     const int stripe = s.stripe ? s.stripe : std::max(1, (height + s.threads - 1) / s.threads);
     const int stripes = (height + stripe - 1) / stripe;
     const intk::ConvKernels& kernels = intk::conv_kernels(s.kernel);
@@ -137,6 +140,18 @@ std::vector<uint8_t> run_int_model(const IntModel& model, const uint8_t* y, std:
     work();
     for (auto& t : pool) t.join();
     return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> run_int_model(const IntModel& model, const uint8_t* y, std::ptrdiff_t stride, int width,
+                                   int height, const IntRunSettings& settings) {
+    return run_model(model, y, stride, width, height, settings);
+}
+
+std::vector<uint16_t> run_int_model(const IntModel& model, const uint16_t* y, std::ptrdiff_t stride, int width,
+                                    int height, const IntRunSettings& settings) {
+    return run_model(model, y, stride, width, height, settings);
 }
 
 }  // namespace hmcnn

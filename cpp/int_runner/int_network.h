@@ -33,5 +33,8 @@ struct IntRunSettings {
 // The model on an 8-bit luma plane; returns the filtered plane (width*height bytes).
 std::vector<uint8_t> run_int_model(const IntModel& model, const uint8_t* y, std::ptrdiff_t stride, int width,
                                    int height, const IntRunSettings& settings);
+// The same on a 9..12-bit plane, with the model prepared for that depth (IntModel::at_depth).
+std::vector<uint16_t> run_int_model(const IntModel& model, const uint16_t* y, std::ptrdiff_t stride, int width,
+                                    int height, const IntRunSettings& settings);
 
 }  // namespace hmcnn

@@ -56,6 +56,26 @@ public:
         return a;
     }
 
+    // Model `index` on a 9..12-bit uint16 luma plane (the model prepared for the depth).
+    py::array_t<uint16_t> filter_plane_deep(int index, py::array_t<uint16_t, py::array::c_style | py::array::forcecast> y,
+                                            int bit_depth, const std::string& kernel, int threads, int stripe) const {
+        if (y.ndim() != 2) throw py::value_error("expected a 2-D uint16 luma plane");
+        if (index < 0 || index >= (int)models_->qps().size()) throw py::index_error("no such model");
+        IntRunSettings s = models_->run_settings();
+        if (!kernel.empty()) s.kernel = int_kernel_named(kernel);
+        if (threads > 0) s.threads = threads;
+        if (stripe > 0) s.stripe = stripe;
+        int h = (int)y.shape(0), w = (int)y.shape(1);
+        std::vector<uint16_t> out;
+        {
+            py::gil_scoped_release release;
+            out = models_->filter_plane(index, y.data(), bit_depth, w, w, h, s);
+        }
+        py::array_t<uint16_t> a({h, w});
+        std::memcpy(a.mutable_data(), out.data(), out.size() * 2);
+        return a;
+    }
+
 private:
     std::unique_ptr<BlockSwitchedFilter> filter_;
     const IntModels* models_ = nullptr;
@@ -92,6 +112,8 @@ PYBIND11_MODULE(_int_runner, m) {
         .def("winograd_layers", &IntRunner::winograd_layers)
         .def("filter_plane", &IntRunner::filter_plane, py::arg("index"), py::arg("y"), py::arg("kernel") = "",
              py::arg("threads") = 0, py::arg("stripe") = 0)
+        .def("filter_plane_deep", &IntRunner::filter_plane_deep, py::arg("index"), py::arg("y"), py::arg("bit_depth"),
+             py::arg("kernel") = "", py::arg("threads") = 0, py::arg("stripe") = 0)
         .def_property_readonly("qps", &IntRunner::qps)
         .def_property_readonly("kernel", &IntRunner::kernel);
 }

@@ -64,7 +64,9 @@ ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torc
 int ExactIntModels::select_model(int qp) const { return nearest_qp_index(opt_.qps, qp); }
 
 void ExactIntModels::check_picture(const hmcnn_picture* pic) const {
-    if (pic->bit_depth != 8) throw std::runtime_error("integer CNN filter: 8-bit pictures only");
+    if (pic->bit_depth != 8)
+        throw std::runtime_error("integer CNN filter on the exact libtorch path: 8-bit pictures only (the integer "
+                                 "runner, device=cpu, takes 8 to 12 bits)");
 }
 
 bool ExactIntModels::content_hash(int index, int* hash) const {
