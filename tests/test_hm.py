@@ -223,8 +223,9 @@ def test_hm_main10_anchor_equals_a_hand_run_hm_main10_encode(tmp_path, config):
 
 
 def test_filters_in_hms_loop_at_ten_bits(tmp_path):
-    """The plain-C example plug-in and the VRCNN plug-in in HM's Main10 loop: HM's decoder
-    and libde265 with the same filter reproduce the 10-bit reconstruction."""
+    """The plain-C example plug-in, the VRCNN plug-in and the integer VRCNN plug-in in HM's
+    Main10 loop: HM's decoder and libde265 with the same filter reproduce the 10-bit
+    reconstruction."""
     from cnn_filter import load_filter
     from conftest import ten_bit_pan
     from experiments.hm_check import build_example_filter
@@ -233,7 +234,8 @@ def test_filters_in_hms_loop_at_ten_bits(tmp_path):
     if not hm.integrated:
         pytest.skip(f"{hm.root} carries no in-loop calls (hmcnn hm integrate)")
     filters = {"band offset": hb.load_native_filter(build_example_filter(tmp_path)),
-               "vrcnn": load_filter(REPO / "models" / "vrcnn", device="cpu", rdo=False)}
+               "vrcnn": load_filter(REPO / "models" / "vrcnn", device="cpu", rdo=False),
+               "integer vrcnn": load_filter(REPO / "models" / "vrcnn-int", rdo=False)}
     for name, f in filters.items():
         for config in ("ai", "ra"):
             r = hb.encode(ten_bit_pan(frames=5), config=config, qp=37, codec="hm", hm_dir=hm, loop_filter=f)
