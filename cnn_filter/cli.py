@@ -42,10 +42,19 @@ def _cmd_train(args) -> int:
     if args.pairs_only:
         from cnn_filter.train import make_training_pairs
 
-        make_training_pairs(args.qps, Path(args.out), s, args.cache, splits=args.images,
-                            replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
+        counts = make_training_pairs(args.qps, Path(args.out), s, args.cache, splits=args.images,
+                                     replace_dbf_sao=args.replace_dbf_sao, workers=args.workers, inter=tuple(args.inter),
+                                     inter_frames=args.inter_frames)
         print(f"training pairs of QP {', '.join(map(str, args.qps))} made and cached")
+        for (config, qp), by_type in counts.items():
+            print(f"  inter-coded, {config.upper()} QP {qp}: " + ", ".join(f"{n} {t}" for t, n in sorted(by_type.items())))
         return 0
+    if args.inter:
+        import sys
+
+        print("hmcnn train: error: --inter makes inter-coded pairs with --pairs-only; training on them (a model that "
+              "knows the slice type) is not built yet", file=sys.stderr)
+        return 2
     results = train_models(args.qps, Path(args.out), s, args.cache, splits=args.images,
                            replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
     print(f"\n{'QP':>7} {'val PSNR-Y unfiltered':>22} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
@@ -150,6 +159,10 @@ def add_commands(sub) -> None:
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
     t.add_argument("--pairs-only", action="store_true",
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
+    t.add_argument("--inter", nargs="+", choices=["ra", "ldp"], default=[],
+                   help="with --pairs-only: also inter-coded pairs, each training picture as a camera-motion clip "
+                        "coded in these configs (labelled slice type, temporal layer, QP)")
+    t.add_argument("--inter-frames", type=int, default=9, help="pictures per camera-motion clip")
     t.set_defaults(func=_cmd_train)
 
     mi = sub.add_parser("model", help="the model registry: parameters and kMAC/pixel of every architecture")

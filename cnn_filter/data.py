@@ -106,6 +106,11 @@ class PairSet:
     targets: list[np.ndarray]
     inputs_uv: list[np.ndarray] = field(default_factory=list)
     targets_uv: list[np.ndarray] = field(default_factory=list)
+    #: inter-coded pairs (cnn_filter.inter_data): per pair, the slice type (I, P, B, b), the
+    #: temporal layer and the QP its picture was coded at; empty for all-intra pairs
+    slice_types: list[str] = field(default_factory=list)
+    layers: list[int] = field(default_factory=list)
+    picture_qps: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.names)

@@ -144,11 +144,25 @@ def _task(out: Path, s: TrainSettings, cache_dir, splits: str, replace_dbf_sao: 
 
 
 def make_training_pairs(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
-                        splits: str = "trainval", replace_dbf_sao: bool = False, workers: int = 1) -> None:
-    """Only the codec pairs of every QP, cached (e.g. made on a CPU machine before a GPU session)."""
+                        splits: str = "trainval", replace_dbf_sao: bool = False, workers: int = 1,
+                        inter: tuple[str, ...] = (), inter_frames: int = 9) -> dict:
+    """Only the codec pairs of every QP, cached (e.g. made on a CPU machine before a GPU
+    session); ``inter`` ("ra", "ldp"): also the inter-coded pairs of the training and
+    validation pictures as camera-motion clips (cnn_filter.inter_data). Returns, per
+    (config, QP), the inter pairs' count by slice type."""
+    from cnn_filter.inter_data import make_inter_pairs
+
     task, _ = _task(out, s, cache_dir, splits, replace_dbf_sao, workers)
+    counts = {}
     for qp in qps:
         task.pairs(qp)
+        for config in inter:
+            for sources in (task.train_sources, task.val_sources):
+                p = make_inter_pairs(sources, qp, config, task.cache_dir, inter_frames, s.preset, workers)
+                for t in p.slice_types:
+                    counts.setdefault((config, qp), {}).setdefault(t, 0)
+                    counts[(config, qp)][t] += 1
+    return counts
 
 
 def train_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,

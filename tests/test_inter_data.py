@@ -1,0 +1,55 @@
+"""Inter-coded training pairs: clips with real camera motion made from stills, coded RA /
+LDP by our codec (verified), one labelled pair per picture, cached."""
+import numpy as np
+
+from cnn_filter.data import builtin_frame_sources
+from cnn_filter.inter_data import LAYER, camera_clip, make_inter_pairs
+from hm_bridge.cascade import slice_qps
+
+
+def test_a_camera_clip_moves_by_sub_pixel_steps_and_is_reproducible():
+    still = builtin_frame_sources()[0].load()
+    a, b = camera_clip(still, 5, seed=7), camera_clip(still, 5, seed=7)
+    assert a.md5() == b.md5() and (a.width, a.height, len(a)) == (256, 192, 5)
+    assert camera_clip(still, 5, seed=8).md5() != a.md5()
+    y = a.y.astype(float)
+    assert all(np.abs(y[t + 1] - y[t]).mean() > 1.0 for t in range(4))  # it moves
+    # not a whole-sample shift of the first picture: no integer translation matches it
+    best = min(np.abs(y[1][8:-8, 8:-8] - y[0][8 + dy:y.shape[1] - 8 + dy, 8 + dx:y.shape[2] - 8 + dx]).mean()
+               for dy in range(-3, 4) for dx in range(-3, 4))
+    assert best > 0.5
+
+
+def test_inter_pairs_are_labelled_cached_and_come_from_verified_encodes(tmp_path):
+    sources = builtin_frame_sources()[:2]
+    pairs = make_inter_pairs(sources, 37, "ra", tmp_path, frames=9, preset="ultrafast")
+    assert len(pairs) == 18 and pairs.names[0] == f"{sources[0].name}@0"
+    assert pairs.slice_types[:9] == ["I", "b", "b", "b", "B", "b", "b", "b", "P"]
+    assert pairs.layers[:9] == [LAYER[t] for t in pairs.slice_types[:9]] and set(pairs.layers) == {0, 1, 2}
+    assert pairs.picture_qps[:9] == slice_qps("ra", "hm16.20", 37, 9, 30.0)  # HM's cascade, as coded
+    assert pairs.inputs[0].shape == (192, 256) and pairs.inputs_uv[0].shape == (2, 96, 128)
+    assert all(not np.array_equal(i, t) for i, t in zip(pairs.inputs, pairs.targets))
+    ldp = make_inter_pairs(sources[:1], 32, "ldp", tmp_path, frames=5, preset="ultrafast")
+    assert ldp.slice_types == ["I", "P", "P", "P", "P"] and len(set(ldp.picture_qps)) > 1
+    again = make_inter_pairs(sources, 37, "ra", tmp_path, frames=9, preset="ultrafast")  # from the cache
+    assert again.slice_types == pairs.slice_types and all(np.array_equal(a, b) for a, b in zip(again.inputs,
+                                                                                             pairs.inputs))
+    manifest = (tmp_path / "manifest.json").read_text()
+    assert '"by_slice_type"' in manifest and '"recipe"' in manifest
+
+
+def test_the_training_command_makes_inter_pairs_ahead_of_training(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    r = subprocess.run([sys.executable, "-m", "hmcnn", "train", "--quick", "--pairs-only", "--qps", "37", "--inter",
+                        "ra", "ldp", "--inter-frames", "5", "--out", str(tmp_path)], capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "inter-coded, RA QP 37:" in r.stdout and "inter-coded, LDP QP 37:" in r.stdout
+    assert len(list((tmp_path / "pairs").glob("pairs_inter_*.npz"))) == 4  # train + validation, RA + LDP
+    bad = subprocess.run([sys.executable, "-m", "hmcnn", "train", "--quick", "--inter", "ra", "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and "--inter makes inter-coded pairs with --pairs-only" in bad.stderr
