@@ -1,0 +1,57 @@
+"""A loop filter's PSNR-Y gain per QP and per slice type on inter-coded validation pictures:
+the held-out validation pictures of the training set (never trained on) as camera-motion
+clips (cnn_filter.inter_data), coded RA and LDP by x265 with HM's cascade; the model
+applied to every sample of each picture's reconstruction (the model of the picture's own
+QP, as in the loop), its gain over the unfiltered reconstruction averaged per slice type.
+
+    python -m experiments.slice_type_gain [--models models/vrcnn] [--qps 22 27 32 37]
+        [--configs ra ldp] [--frames 9] [--workers 2]
+"""
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from hm_bridge.video import plane_psnr
+
+
+def main(argv=None) -> None:
+    from cnn_filter import load_filter
+    from cnn_filter.data import training_sources
+    from cnn_filter.inter_data import make_inter_pairs
+    from experiments.spec import SHIPPED_VRCNN
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default=str(SHIPPED_VRCNN))
+    ap.add_argument("--qps", type=int, nargs="+", default=[22, 27, 32, 37])
+    ap.add_argument("--configs", nargs="+", default=["ra", "ldp"])
+    ap.add_argument("--frames", type=int, default=9)
+    ap.add_argument("--preset", default="slow")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--cache", default="runs/inter_pairs")
+    args = ap.parse_args(argv)
+    _, val, described = training_sources()
+    f = load_filter(args.models, device="cpu")
+    print(f"{args.models} on {len(val)} held-out validation pictures of {described} as {args.frames}-picture "
+          f"camera-motion clips, x265 {args.preset}; model-only PSNR-Y gain (dB) over the reconstruction")
+    print(f"{'config':>6} {'QP':>3} " + " ".join(f"{t:>16}" for t in ("I", "P", "B (ref)", "b (non-ref)")) +
+          f" {'all':>8}")
+    for config in args.configs:
+        for qp in args.qps:
+            pairs = make_inter_pairs(val, qp, config, Path(args.cache), args.frames, args.preset, args.workers)
+            gains = defaultdict(list)
+            for x, t, kind, pq in zip(pairs.inputs, pairs.targets, pairs.slice_types, pairs.picture_qps):
+                out = f.filter_plane(pq, x)
+                y = out[0] if isinstance(out, tuple) else out  # (uint8, float) from the libtorch runner
+                gains[kind].append(plane_psnr(t, y) - plane_psnr(t, x))
+            cells = [f"{np.mean(gains[k]):+8.3f} ({len(gains[k]):4d})" if gains[k] else f"{'-':>16}"
+                     for k in ("I", "P", "B", "b")]
+            every = [g for v in gains.values() for g in v]
+            print(f"{config:>6} {qp:3d} " + " ".join(cells) + f" {np.mean(every):+8.3f}")
+
+
+if __name__ == "__main__":
+    main()
