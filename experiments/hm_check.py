@@ -1,11 +1,11 @@
 """`hmcnn hm check --hm DIR`: what the user's HM build can do, proven on a few frames.
 
-* Anchor (any build): in ai/ra/ldb/ldp, HM's decoder output == HM's reconstruction and
-  libde265 decodes the stream to the same pictures.
+* Anchor (any build): in ai/ra/ldb/ldp, Main and Main10, HM's decoder output == HM's
+  reconstruction and libde265 decodes the stream to the same pictures.
 * In-loop (a build carrying our calls, `hmcnn hm integrate`): the same with the C example
-  filter and with the VRCNN plug-in; decoding without the filter drifts (the picture
-  hashes fail); and our patched libde265 with the same filter decodes the HM stream
-  bit-exactly (the side-info format and the filters are codec-independent).
+  filter and with the VRCNN plug-in (and in RA at 10 bits); decoding without the filter
+  drifts (the picture hashes fail); and our patched libde265 with the same filter decodes
+  the HM stream bit-exactly (the side-info format and the filters are codec-independent).
 """
 from __future__ import annotations
 
@@ -40,15 +40,17 @@ def build_example_filter(out_dir: Path) -> Path:
     return lib
 
 
-def _in_loop(video, config, qp, hm, name, f) -> list[Check]:
+def _in_loop(video, config, qp, hm, name, f, bit_depth: int = 8) -> list[Check]:
+    what = f"{config}{' Main10' if bit_depth == 10 else ''} {name}"
     try:
-        r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm, loop_filter=f)  # verified by HM's decoder and libde265
+        r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm, loop_filter=f,
+                      bit_depth=bit_depth)  # verified by HM's decoder and libde265
     except Exception as e:  # a failed check, reported with HM's or the filter's own words
-        return [Check(f"{config} {name}: in loop", False, f"{type(e).__name__}: {e}")]
+        return [Check(f"{what}: in loop", False, f"{type(e).__name__}: {e}")]
     plain = hb.decode(r.bitstream)
-    return [Check(f"{config} {name}: HM encoder recon == HM decoder == libde265 with the filter", bool(r.md5_match),
+    return [Check(f"{what}: HM encoder recon == HM decoder == libde265 with the filter", bool(r.md5_match),
                   f"{r.side_info_bytes} B of side info, PSNR-Y {r.psnr.y:.3f} dB"),
-            Check(f"{config} {name}: decoded without the filter the hashes fail (drift)", not plain.hash_ok,
+            Check(f"{what}: decoded without the filter the hashes fail (drift)", not plain.hash_ok,
                   f"{plain.hash_mismatches} of {plain.hashed_pictures} pictures")]
 
 
@@ -59,12 +61,14 @@ def run(hm_dir=None, frames: int = 5, qp: int = 37, models=None) -> tuple[HMBuil
     video = load_builtin("carphone", frames)
     checks = []
     for config in CONFIGS:
-        try:
-            r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm)
-            checks.append(Check(f"{config} anchor: HM encoder recon == HM decoder == libde265", bool(r.md5_match),
-                                f"{r.rate_bytes} B, PSNR-Y {r.psnr.y:.3f} dB"))
-        except Exception as e:
-            checks.append(Check(f"{config} anchor", False, f"{type(e).__name__}: {e}"))
+        for depth in (8, 10):  # Main, and Main10 (8-bit content at 10-bit internal depth)
+            what = f"{config}{' Main10' if depth == 10 else ''} anchor"
+            try:
+                r = hb.encode(video, config=config, qp=qp, codec="hm", hm_dir=hm, bit_depth=depth)
+                checks.append(Check(f"{what}: HM encoder recon == HM decoder == libde265", bool(r.md5_match),
+                                    f"{r.rate_bytes} B, PSNR-Y {r.psnr.y:.3f} dB"))
+            except Exception as e:
+                checks.append(Check(what, False, f"{type(e).__name__}: {e}"))
     if not hm.integrated:
         checks.append(Check("in-loop calls", False, f"{hm.encoder.name} does not carry them: run `hmcnn hm "
                                                     f"integrate --hm-src {hm.root}` and rebuild"))
@@ -80,4 +84,6 @@ def run(hm_dir=None, frames: int = 5, qp: int = 37, models=None) -> tuple[HMBuil
         for config in CONFIGS:
             for name, f in filters.items():
                 checks += _in_loop(video, config, qp, hm, name, f)
+        for name, f in filters.items():  # the loop at 10 bits: one config is enough to show it
+            checks += _in_loop(video, "ra", qp, hm, name, f, bit_depth=10)
     return hm, checks
