@@ -55,15 +55,14 @@ class Codec(ABC):
     configs: tuple[str, ...] = ()
     #: backend-specific encode() settings it honours, with their defaults
     option_defaults: dict = {}
-    #: the bit depths it codes at, and what to say about the others
+    #: the bit depths it codes at
     bit_depths: tuple[int, ...] = (8,)
-    bit_depth_note: str = ""
 
     @classmethod
     def check_bit_depth(cls, bit_depth: int) -> None:
         if bit_depth not in cls.bit_depths:
             raise ValueError(f"the {cls.name} backend codes at {' or '.join(map(str, cls.bit_depths))} bits, not "
-                             f"{bit_depth}{cls.bit_depth_note}")
+                             f"{bit_depth}")
 
     @classmethod
     def check_options(cls, given: dict) -> dict:

@@ -119,15 +119,13 @@ def encode(
         source = source.at_depth(bit_depth)
     check_qp(qp)
     check_placement(placement)
-    CODECS[codec].check_bit_depth(source.bit_depth) if codec in CODECS else None
     backend = get_codec(codec, hm_dir)
+    backend.check_bit_depth(source.bit_depth)
     backend.check_config(config)
     options = backend.check_options(dict(preset=preset, threads=threads, frame_threads=frame_threads,
                                          hm_qp_offsets=hm_qp_offsets, qp_cascade=qp_cascade,
                                          extra_options=extra_options, decoder_threads=decoder_threads,
                                          first_frame=first_frame))
-    if not isinstance(options.get("first_frame", 0), int) or options.get("first_frame", 0) < 0:
-        raise ValueError(f"first_frame must be a non-negative integer, got {first_frame!r}")
     request = EncodeRequest(config, qp, placement, sequence, options)
     post = loop_filter if placement == "post" else None
     meter = EncodeMeter(source, recon, on_picture)

@@ -141,8 +141,7 @@ def encoder_args(hm: HMBuild, config: str, qp: int, video, sequence_cfg: str | N
     if config not in CFG_FILES:
         raise ValueError(f"unknown config {config!r}; HM codes {', '.join(CFG_FILES)}")
     depth = video.bit_depth  # the coding depth: the source is handed over at it
-    if depth not in (8, 10):
-        raise ValueError(f"HM codes Main (8 bits) and Main10 (10 bits) here, not {depth} bits")
+    HMCodec.check_bit_depth(depth)
     cfg = hm.cfg / cfg_file(config, depth)
     if not cfg.is_file():
         raise HMError(f"{hm.root} has no {cfg.relative_to(hm.root)}: this HM cannot code {config} at {depth} bits")

@@ -187,7 +187,20 @@ class Video:
         """Frames by slice or index list, as a new Video."""
         if isinstance(index, (int, np.integer)):
             index = slice(index, index + 1)
+        if isinstance(index, slice):  # views of checked planes: nothing to check again
+            return self._unchecked(self.y[index], self.u[index], self.v[index])
         return Video(self.y[index], self.u[index], self.v[index], self.fps, self.bit_depth)
+
+    def _unchecked(self, y, u, v, bit_depth: int | None = None) -> "Video":
+        """A Video of planes known to be valid (a slice of this one's, or samples converted
+        to a depth by convert_depth), built without rescanning every sample."""
+        if len(y) == 0:
+            raise ValueError("a video needs at least one frame")
+        out = object.__new__(Video)
+        out.y, out.u, out.v = (np.ascontiguousarray(p) for p in (y, u, v))
+        out.fps = self.fps
+        out.bit_depth = self.bit_depth if bit_depth is None else int(bit_depth)
+        return out
 
     def __repr__(self) -> str:
         depth = f", {self.bit_depth}-bit" if self.bit_depth != 8 else ""
@@ -205,8 +218,8 @@ class Video:
         check_bit_depth(bit_depth)
         if bit_depth == self.bit_depth:
             return self
-        return Video(*(convert_depth(p, self.bit_depth, bit_depth) for p in (self.y, self.u, self.v)), self.fps,
-                     bit_depth)
+        return self._unchecked(*(convert_depth(p, self.bit_depth, bit_depth) for p in (self.y, self.u, self.v)),
+                               bit_depth=bit_depth)
 
     # --- raw I420 ------------------------------------------------------------------
     def to_i420(self) -> np.ndarray:

@@ -49,7 +49,10 @@ class X265Codec(Codec):
         s.forced_qp = cfg.slice_qps(request.qp, len(source), source.fps, cascade_name) if forced else []
         s.frame_threads = libde265.check_threads(opts["frame_threads"], "frame_threads")
         s.pool_threads = libde265.check_threads(opts["threads"], "threads")
-        s.first_poc = opts["first_frame"]
+        first = opts["first_frame"]
+        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+            raise ValueError(f"first_frame must be a non-negative integer, got {first!r}")
+        s.first_poc = first
         s.bit_depth = source.bit_depth
         facts.encoder = f"x265 {_core.X265_VERSION}"
         facts.encoder_options = [f"--preset={opts['preset']}", f"--tune={TUNE}"] + \

@@ -39,44 +39,42 @@ public:
     // Model `index` on a uint8 luma plane; kernel/threads/stripe override the filter's own.
     py::array_t<uint8_t> filter_plane(int index, py::array_t<uint8_t, py::array::c_style | py::array::forcecast> y,
                                       const std::string& kernel, int threads, int stripe) const {
-        if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
-        if (index < 0 || index >= (int)models_->qps().size()) throw py::index_error("no such model");
-        IntRunSettings s = models_->run_settings();
-        if (!kernel.empty()) s.kernel = int_kernel_named(kernel);
-        if (threads > 0) s.threads = threads;
-        if (stripe > 0) s.stripe = stripe;
-        int h = (int)y.shape(0), w = (int)y.shape(1);
-        std::vector<uint8_t> out;
-        {
-            py::gil_scoped_release release;
-            out = models_->filter_plane(index, y.data(), w, w, h, s);
-        }
-        py::array_t<uint8_t> a({h, w});
-        std::memcpy(a.mutable_data(), out.data(), out.size());
-        return a;
+        return run_plane(index, y, kernel, threads, stripe, [&](const uint8_t* p, int w, int h, const IntRunSettings& s) {
+            return models_->filter_plane(index, p, w, w, h, s);
+        });
     }
 
     // Model `index` on a 9..12-bit uint16 luma plane (the model prepared for the depth).
     py::array_t<uint16_t> filter_plane_deep(int index, py::array_t<uint16_t, py::array::c_style | py::array::forcecast> y,
                                             int bit_depth, const std::string& kernel, int threads, int stripe) const {
-        if (y.ndim() != 2) throw py::value_error("expected a 2-D uint16 luma plane");
+        return run_plane(index, y, kernel, threads, stripe, [&](const uint16_t* p, int w, int h, const IntRunSettings& s) {
+            return models_->filter_plane(index, p, bit_depth, w, w, h, s);
+        });
+    }
+
+private:
+    // The checks, the settings overridden, the GIL released around `run` (a plane of
+    // samples, its width and height, the settings -> the filtered samples), the result.
+    template <class Sample, class Run>
+    py::array_t<Sample> run_plane(int index, const py::array_t<Sample, py::array::c_style | py::array::forcecast>& y,
+                                  const std::string& kernel, int threads, int stripe, Run run) const {
+        if (y.ndim() != 2) throw py::value_error("expected a 2-D luma plane");
         if (index < 0 || index >= (int)models_->qps().size()) throw py::index_error("no such model");
         IntRunSettings s = models_->run_settings();
         if (!kernel.empty()) s.kernel = int_kernel_named(kernel);
         if (threads > 0) s.threads = threads;
         if (stripe > 0) s.stripe = stripe;
         int h = (int)y.shape(0), w = (int)y.shape(1);
-        std::vector<uint16_t> out;
+        std::vector<Sample> out;
         {
             py::gil_scoped_release release;
-            out = models_->filter_plane(index, y.data(), bit_depth, w, w, h, s);
+            out = run(y.data(), w, h, s);
         }
-        py::array_t<uint16_t> a({h, w});
-        std::memcpy(a.mutable_data(), out.data(), out.size() * 2);
+        py::array_t<Sample> a({h, w});
+        std::memcpy(a.mutable_data(), out.data(), out.size() * sizeof(Sample));
         return a;
     }
 
-private:
     std::unique_ptr<BlockSwitchedFilter> filter_;
     const IntModels* models_ = nullptr;
 };
