@@ -50,13 +50,20 @@ def _cmd_train(args) -> int:
             print(f"  inter-coded, {config.upper()} QP {qp}: " + ", ".join(f"{n} {t}" for t, n in sorted(by_type.items())))
         return 0
     if args.inter:
-        import sys
+        from cnn_filter.train import train_inter_models
 
-        print("hmcnn train: error: --inter makes inter-coded pairs with --pairs-only; training on them (a model that "
-              "knows the slice type) is not built yet", file=sys.stderr)
-        return 2
-    results = train_models(args.qps, Path(args.out), s, args.cache, splits=args.images,
-                           replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
+        try:
+            results = train_inter_models(args.qps, Path(args.out), s, args.cache, configs=tuple(args.inter),
+                                         base_qps=tuple(args.inter_base_qps), frames=args.inter_frames,
+                                         splits=args.images, workers=args.workers)
+        except ValueError as e:
+            import sys
+
+            print(f"hmcnn train: error: {e}", file=sys.stderr)
+            return 2
+    else:
+        results = train_models(args.qps, Path(args.out), s, args.cache, splits=args.images,
+                               replace_dbf_sao=args.replace_dbf_sao, workers=args.workers)
     print(f"\n{'QP':>7} {'val PSNR-Y unfiltered':>22} {'filtered':>9} {'gain dB':>8} {'time s':>7}")
     for r in results:
         qp = "all" if r.qp is None else str(r.qp)
@@ -161,7 +168,11 @@ def add_commands(sub) -> None:
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.add_argument("--inter", nargs="+", choices=["ra", "ldp"], default=[],
                    help="with --pairs-only: also inter-coded pairs, each training picture as a camera-motion clip "
-                        "coded in these configs (labelled slice type, temporal layer, QP)")
+                        "coded in these configs (labelled slice type, temporal layer, QP); without it: train models "
+                        "for the P and B pictures on those pairs (--qps: their QPs, each trained on the pictures "
+                        "whose QP is nearest), from and beside the models of --init, which serve the I pictures")
+    t.add_argument("--inter-base-qps", type=int, nargs="+", default=[22, 27, 32, 37],
+                   help="with --inter: the base QPs the clips are coded at (HM's cascade raises P/B pictures' QPs)")
     t.add_argument("--inter-frames", type=int, default=9, help="pictures per camera-motion clip")
     t.set_defaults(func=_cmd_train)
 

@@ -41,22 +41,23 @@ class CnnFilter:
     def device(self) -> str:
         return self._runner.device
 
-    def select_model(self, qp: int) -> int:
-        return self._runner.select_model(qp)
+    def select_model(self, qp: int, slice_type: int = zoo.SLICE_I) -> int:
+        """The model the loop runs on a picture of slice QP ``qp`` and HEVC ``slice_type``."""
+        return self._runner.select_model(qp, slice_type)
 
     @property
     def kind(self) -> str:
         return self.models.kind or "loop"
 
-    def filter_plane(self, qp: int, y):
-        """Luma models: runs the model chosen for ``qp`` on a uint8 luma plane exactly as in
-        the loop; returns (uint8 output, float output in 0..255 before rounding)."""
-        return self._runner.filter_plane(self._runner.select_model(qp), y)
+    def filter_plane(self, qp: int, y, slice_type: int = zoo.SLICE_I):
+        """Luma models: runs the model chosen for ``qp`` (and ``slice_type``) on a uint8 luma
+        plane exactly as in the loop; returns (uint8 output, float output in 0..255 before rounding)."""
+        return self._runner.filter_plane(self._runner.select_model(qp, slice_type), y)
 
-    def filter_picture(self, qp: int, y, u, v):
-        """Runs the model for slice QP ``qp`` on a 4:2:0 picture exactly as in the loop
-        (every block on); returns uint8 (y, u, v) (u, v unchanged by a luma model)."""
-        return self._runner.filter_picture(self._runner.select_model(qp), y, u, v, qp)
+    def filter_picture(self, qp: int, y, u, v, slice_type: int = zoo.SLICE_I):
+        """Runs the model for slice QP ``qp`` (and ``slice_type``) on a 4:2:0 picture exactly
+        as in the loop (every block on); returns uint8 (y, u, v) (u, v unchanged by a luma model)."""
+        return self._runner.filter_picture(self._runner.select_model(qp, slice_type), y, u, v, qp)
 
     def __repr__(self) -> str:
         return f"CnnFilter({str(self.path)!r}, qps={self.qps}, device={self.device!r})"
@@ -106,8 +107,8 @@ class _IntegerModels:
     def __hmcnn_plugin__(self) -> str:
         return f"{plugin_path(self.PLUGIN)}:{self.plugin_options}"
 
-    def select_model(self, qp: int) -> int:
-        return self._runner.select_model(qp)
+    def select_model(self, qp: int, slice_type: int = zoo.SLICE_I) -> int:
+        return self._runner.select_model(qp, slice_type)
 
 
 class IntegerFilter(_IntegerModels):
@@ -128,10 +129,11 @@ class IntegerFilter(_IntegerModels):
         Winograd F(2x2, 3x3) (the others run direct; both give the same bits)."""
         return list(self._runner.winograd_layers(self._runner.select_model(qp)))
 
-    def filter_plane(self, qp: int, y, kernel: str = "", threads: int = 0, stripe: int = 0):
-        """The model for ``qp`` on a uint8 luma plane, as in the loop (optionally with
-        another kernel / threads / stripe height: the same bits)."""
-        return self._runner.filter_plane(self._runner.select_model(qp), y, kernel, threads, stripe)
+    def filter_plane(self, qp: int, y, kernel: str = "", threads: int = 0, stripe: int = 0,
+                     slice_type: int = zoo.SLICE_I):
+        """The model for ``qp`` (and ``slice_type``) on a uint8 luma plane, as in the loop
+        (optionally with another kernel / threads / stripe height: the same bits)."""
+        return self._runner.filter_plane(self._runner.select_model(qp, slice_type), y, kernel, threads, stripe)
 
     def filter_plane_deep(self, qp: int, y, bit_depth: int, kernel: str = "", threads: int = 0, stripe: int = 0):
         """The model for ``qp`` on a 9..12-bit luma plane (uint16), as in the loop at that
@@ -152,9 +154,9 @@ class ExactIntegerFilter(_IntegerModels):
     PLUGIN = "libhmcnn_torch_filter.so"
     device = property(lambda self: self._runner.device)
 
-    def filter_plane(self, qp: int, y):
-        """The model for ``qp`` on a uint8 luma plane, as in the loop."""
-        return self._runner.filter_plane(self._runner.select_model(qp), y)
+    def filter_plane(self, qp: int, y, slice_type: int = zoo.SLICE_I):
+        """The model for ``qp`` (and ``slice_type``) on a uint8 luma plane, as in the loop."""
+        return self._runner.filter_plane(self._runner.select_model(qp, slice_type), y)
 
     def __repr__(self) -> str:
         return f"ExactIntegerFilter({str(self.path)!r}, qps={self.qps}, device={self.device!r})"
@@ -182,7 +184,7 @@ def _integer_options(path, o, rdo: bool, log2_block: int, min_gain: float | None
     if not models.integer:
         raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
     check_min_gain(min_gain)
-    o.qps, o.paths = list(models.qps), [str(f) for f in models.files]
+    o.qps, o.paths, o.inter = models.runner_models()
     o.log2_block, o.rdo = log2_block, rdo
     if min_gain is not None:
         o.min_gain = min_gain
@@ -229,8 +231,7 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     context = default_context(models) if context is None else context
     check_context(models, context)
     o = TorchFilterOptions()
-    o.qps = list(models.qps[:len(models.files)])
-    o.paths = [str(f) for f in models.files]
+    o.qps, o.paths, o.inter = models.runner_models()
     o.kind = models.kind or "loop"
     o.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     o.half, o.tile, o.context, o.log2_block, o.rdo = half, tile, context, log2_block, rdo

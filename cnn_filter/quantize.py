@@ -393,8 +393,9 @@ def quantize_directory(src, out, calibration: int = 16, activation_bits: int = A
                        weight_bits: int = WEIGHT_BITS, qat_steps: int = 0, cache_dir=None, preset: str = "slow",
                        progress=print) -> list[dict]:
     """Every model of a trained directory -> integer models in ``out`` (qpNN.hmq, qpNN.json,
-    manifest.json). Calibration (and fine-tuning) on codec pairs of the training set's first
-    ``calibration`` pictures at each model's QP."""
+    its inter models as inter_qpNN.*, manifest.json). Calibration (and fine-tuning) on
+    (all-intra) codec pairs of the training set's first ``calibration`` pictures at each
+    model's QP."""
     from cnn_filter import zoo
     from cnn_filter.data import make_pairs, training_sources
     from cnn_filter.models import create_model
@@ -407,27 +408,29 @@ def quantize_directory(src, out, calibration: int = 16, activation_bits: int = A
     out.mkdir(parents=True, exist_ok=True)
     train_src, _, described = training_sources()
     train_src = train_src[:calibration]
-    results, files = [], {}
-    for qp, path in zip(models.qps, models.files):
+    results, files = [], ({}, {})
+    for index, (qp, path, inter) in enumerate(zip(*models.runner_models())):
         pairs = make_pairs(train_src, qp, Path(cache_dir or out / "pairs"), preset, "calibration")
         model = create_model(arch)
-        model.load_state_dict(models.load(models.qps.index(qp)).state_dict())
+        model.load_state_dict(models.load(index).state_dict())
         model.eval()
         q = quantize(model, arch, pairs.inputs, activation_bits, weight_bits)
         if qat_steps:
             model = qat_finetune(model, arch, q, pairs.inputs, pairs.targets, qat_steps)
             q = quantize(model, arch, pairs.inputs, activation_bits, weight_bits,
                          peaks={int(k): v for k, v in q.meta["peaks"].items()})
-        name = f"qp{qp}{HMQ}"
+        name = Path(zoo.model_file_name(qp, inter)).with_suffix(HMQ).name
         data = save(q, out / name)
         info = {"qp": qp, "file": name, "bytes": len(data), "hash": f"{content_hash(data):04x}", "from": str(path),
                 "calibration": f"{described}, first {len(train_src)} pictures coded at QP {qp}",
                 "qat_steps": qat_steps}
-        write_metadata(out / f"qp{qp}.json", q, arch=arch, kind="loop", format="hmq", **info)
-        files[qp] = name
+        write_metadata(out / Path(name).with_suffix(".json"), q, arch=arch, kind="loop", format="hmq", inter=inter,
+                       **info)
+        files[inter][qp] = name
         results.append(info)
         progress(f"QP {qp}: {name} ({len(data)} bytes, hash {info['hash']}), accumulator bounds "
                  f"{max(q.meta['accumulator_bounds'].values())} < 2^31")
-    zoo.write_manifest(out, arch, "loop", files, format="hmq", activation_bits=activation_bits,
-                       weight_bits=weight_bits, receptive_radius=load(out / files[models.qps[0]]).receptive_radius)
+    zoo.write_manifest(out, arch, "loop", files[0], inter_models=files[1], format="hmq",
+                       activation_bits=activation_bits, weight_bits=weight_bits,
+                       receptive_radius=load(out / files[0][models.qps[0]]).receptive_radius)
     return results

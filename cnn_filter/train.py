@@ -5,7 +5,10 @@
 
 MSE, Adam with warm-up and cosine decay, random patches with the 8 flips/rotations, a
 held-out validation set (PSNR gain over the unfiltered reconstruction), checkpoints,
-deterministic seeds. A luma filter (kind "loop") gets one model per QP; a YUV filter
+deterministic seeds. ``inter``: models for the P and B pictures, trained on inter-coded
+pairs (cnn_filter.inter_data), each on the pictures it will be chosen for (the inter
+pictures whose QP is nearest to its QP); they join the intra models of ``--init`` in one
+model directory (zoo: "inter_models"). A luma filter (kind "loop") gets one model per QP; a YUV filter
 with the QP as an input (kind "loop_yuv") one model for all QPs, its loss weighting
 Y, U, V 6:1:1 as the YUV PSNR does, and, ``qp_balanced``, each QP's patches divided by
 that QP's unfiltered MSE, so every QP counts alike in dB (plain MSE is ruled by the
@@ -117,6 +120,94 @@ class LoopFilterTask(Task):
         if chroma:
             record["val_gain_u"], record["val_gain_v"] = (float(g) for g in np.mean(chroma, axis=0))
         return record
+
+
+class InterLoopFilterTask(LoopFilterTask):
+    """The P and B pictures of camera-motion clips coded RA / LDP at the base QPs
+    ``base_qps``; the model of QP ``q`` among ``qps`` gets the pictures whose own QP
+    (HM's cascade raises it up to +9) is nearest to ``q``: what the runners' selection
+    (zoo.select_index) will give it in the loop."""
+
+    def __init__(self, arch: str, train_sources, val_sources, cache_dir: Path, preset: str, *, configs, qps,
+                 base_qps, frames: int, workers: int = 1):
+        super().__init__(arch, train_sources, val_sources, cache_dir, preset, (), workers)
+        if self.yuv:
+            raise ValueError(f"inter models are trained for per-QP luma architectures (vrcnn); {arch} is not one")
+        self.configs, self.qps, self.base_qps, self.frames = tuple(configs), sorted(qps), tuple(base_qps), frames
+        self._loaded: dict[str, list[PairSet]] = {}
+
+    def _coded(self, which: str) -> list[PairSet]:
+        from cnn_filter.inter_data import make_inter_pairs
+
+        if which not in self._loaded:
+            sources = self.train_sources if which == "train" else self.val_sources
+            self._loaded[which] = [make_inter_pairs(sources, q, c, self.cache_dir, self.frames, self.preset,
+                                                    self.workers) for c in self.configs for q in self.base_qps]
+        return self._loaded[which]
+
+    def _bucket(self, which: str, qp: int) -> PairSet:
+        from cnn_filter.zoo import nearest_index
+
+        keep = [(p, i) for p in self._coded(which) for i in range(len(p)) if p.slice_types[i] != "I"
+                and self.qps[nearest_index(self.qps, p.picture_qps[i])] == qp]
+        if not keep:
+            raise ValueError(f"no inter-coded {which} picture has a QP nearest to {qp} (base QPs {self.base_qps})")
+        pick = lambda f: [getattr(p, f)[i] for p, i in keep]
+        return PairSet(qp, pick("names"), pick("inputs"), pick("targets"), pick("inputs_uv"), pick("targets_uv"),
+                       pick("slice_types"), pick("layers"), pick("picture_qps"))
+
+    def pairs(self, qp):
+        return self._bucket("train", qp), self._bucket("validation", qp)
+
+
+def train_inter_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
+                       configs: tuple[str, ...] = ("ra", "ldp"), base_qps: tuple[int, ...] = (22, 27, 32, 37),
+                       frames: int = 9, splits: str = "trainval", workers: int = 1) -> list[TrainResult]:
+    """Inter models of ``qps`` (``inter_qpNN.pt``), each from the nearest-QP model of
+    ``s.init_from``, whose models (copied into ``out`` if it is another directory) stay the
+    intra ones: one model directory that knows the slice type."""
+    import shutil
+
+    from cnn_filter import zoo
+    from cnn_filter.training import export_model, initial_weights, train_model
+
+    if not s.init_from:
+        raise ValueError("inter models start from a trained model directory (--init), whose models serve the I pictures")
+    init = zoo.open_models(s.init_from)
+    if init.arch != s.arch or init.qp_input:
+        raise ValueError(f"{s.init_from} holds {init.arch} models; inter models here are per-QP {s.arch}")
+    out = Path(out)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    intra = {}
+    for qp, f in zip(init.qps, init.files):
+        if f.resolve() != (out / f.name).resolve():
+            shutil.copy2(f, out / f.name)
+            if f.with_suffix(".json").exists():
+                shutil.copy2(f.with_suffix(".json"), out / f.with_suffix(".json").name)
+        intra[qp] = f.name
+    train_src, val_src, described = training_sources(splits=splits)
+    if s.max_images:
+        train_src, val_src = train_src[: s.max_images], val_src[: max(2, s.max_images // 4)]
+    described += f", camera-motion clips of {frames} pictures coded {'/'.join(c.upper() for c in configs)} " \
+                 f"at base QPs {'/'.join(map(str, base_qps))}, P and B pictures"
+    print(f"training set: {described}: {len(train_src)} train / {len(val_src)} validation clips")
+    task = InterLoopFilterTask(s.arch, train_src, val_src, Path(cache_dir) if cache_dir else out / "pairs", s.preset,
+                               configs=configs, qps=qps, base_qps=base_qps, frames=frames, workers=workers)
+    spec, results = arch_spec(s.arch), []
+    for qp in sorted(qps, reverse=True):
+        train, val = task.pairs(qp)
+        print(f"inter QP {qp}: {len(train)} training / {len(val)} validation pictures "
+              f"(picture QPs {min(train.picture_qps)}..{max(train.picture_qps)})")
+        model, res = train_model(task, [train], [val], s, initial_weights(s.init_from, qp, s.arch),
+                                 out / "checkpoints" / f"inter_qp{qp}.pth", label=f"inter QP {qp}")
+        name = Path(zoo.model_file_name(qp, inter=True)).stem
+        export_model(model, out, name, s, res, task, training_set=described, train_pictures=len(train),
+                     validation_pictures=len(val), init_from=s.init_from, slice_types="P, B")
+        results.append(res)
+        zoo.write_manifest(out, s.arch, spec.kind.name, intra, receptive_radius=spec.receptive_radius,
+                           inter_models={qp: f"{name}.pt"}, training_set=init.meta.get("training_set", ""),
+                           inter_training_set=described)
+    return sorted(results, key=lambda r: r.qp)
 
 
 def qp_balancing_weights(train: list[PairSet], device: str = "cpu") -> dict[float, torch.Tensor]:

@@ -181,17 +181,18 @@ def export_checkpoints(directory: Path, out: Path, described: str = "", task: Ta
     if not files:
         raise FileNotFoundError(f"no checkpoints in {directory / 'checkpoints'}")
     out.mkdir(parents=True, exist_ok=True)
-    exported, per_qp = [], {}
+    exported, per_qp = [], ({}, {})  # intra, inter (inter_qpNN.pth, hmcnn train --inter)
     for f in files:
         ck = torch.load(f, map_location="cpu", weights_only=False)
         s = TrainSettings(**{**ck["settings"], "pt2": False, "aoti": False})
         model = create_model(s.arch)
         model.load_state_dict(ck["state_dict"])
         record = ck.get("record") or {}
-        qp = ck.get("qp", int(f.stem[2:]) if f.stem.startswith("qp") else None)
+        inter = f.stem.startswith("inter_")
+        qp = ck.get("qp", int(f.stem.removeprefix("inter_")[2:]) if "qp" in f.stem else None)
         result = TrainResult(qp, record.get("val_psnr_baseline", float("nan")),
                              record.get("val_psnr_model", float("nan")), float("nan"), [record] if record else [])
-        name = f.stem if qp is None else Path(zoo.model_file_name(qp)).stem
+        name = f.stem if qp is None else Path(zoo.model_file_name(qp, inter)).stem
         exported.append(export_model(model.eval(), out, name, s, result, task or _Described(),
                                      training_set=described, checkpoint=str(f), checkpoint_step=ck["step"]))
         if qp is None:
@@ -199,8 +200,8 @@ def export_checkpoints(directory: Path, out: Path, described: str = "", task: Ta
                                         ck.get("qps") or [], receptive_radius=arch_spec(s.arch).receptive_radius,
                                         training_set=described)
         else:
-            per_qp[qp] = f"{name}.pt"
-            zoo.write_manifest(out, s.arch, arch_spec(s.arch).kind.name, per_qp,
+            per_qp[inter][qp] = f"{name}.pt"
+            zoo.write_manifest(out, s.arch, arch_spec(s.arch).kind.name, per_qp[0], inter_models=per_qp[1],
                                receptive_radius=arch_spec(s.arch).receptive_radius, training_set=described)
     return exported
 

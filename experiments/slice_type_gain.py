@@ -2,10 +2,14 @@
 the held-out validation pictures of the training set (never trained on) as camera-motion
 clips (cnn_filter.inter_data), coded RA and LDP by x265 with HM's cascade; the model
 applied to every sample of each picture's reconstruction (the model of the picture's own
-QP, as in the loop), its gain over the unfiltered reconstruction averaged per slice type.
+QP and slice type, as in the loop: a set with inter models filters P and B pictures with
+them), its gain over the unfiltered reconstruction averaged per slice type.
 
     python -m experiments.slice_type_gain [--models models/vrcnn] [--qps 22 27 32 37]
-        [--configs ra ldp] [--frames 9] [--workers 2]
+        [--configs ra ldp] [--frames 9] [--workers 2] [--images all]
+
+``--images`` names the training set whose validation pictures are used (``all``, as the
+shipped models were trained: the last 20 of BSDS500 test).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ def main(argv=None) -> None:
     from cnn_filter.data import training_sources
     from cnn_filter.inter_data import make_inter_pairs
     from experiments.spec import SHIPPED_VRCNN
+    from hm_bridge.codec import SLICE_TYPE_CODES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=str(SHIPPED_VRCNN))
@@ -32,8 +37,9 @@ def main(argv=None) -> None:
     ap.add_argument("--preset", default="slow")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default="runs/inter_pairs")
+    ap.add_argument("--images", choices=["trainval", "all"], default="all")
     args = ap.parse_args(argv)
-    _, val, described = training_sources()
+    _, val, described = training_sources(splits=args.images)
     f = load_filter(args.models, device="cpu")
     print(f"{args.models} on {len(val)} held-out validation pictures of {described} as {args.frames}-picture "
           f"camera-motion clips, x265 {args.preset}; model-only PSNR-Y gain (dB) over the reconstruction")
@@ -44,7 +50,7 @@ def main(argv=None) -> None:
             pairs = make_inter_pairs(val, qp, config, Path(args.cache), args.frames, args.preset, args.workers)
             gains = defaultdict(list)
             for x, t, kind, pq in zip(pairs.inputs, pairs.targets, pairs.slice_types, pairs.picture_qps):
-                out = f.filter_plane(pq, x)
+                out = f.filter_plane(pq, x, slice_type=SLICE_TYPE_CODES[kind])
                 y = out[0] if isinstance(out, tuple) else out  # (uint8, float) from the libtorch runner
                 gains[kind].append(plane_psnr(t, y) - plane_psnr(t, x))
             cells = [f"{np.mean(gains[k]):+8.3f} ({len(gains[k]):4d})" if gains[k] else f"{'-':>16}"

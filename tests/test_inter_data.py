@@ -52,4 +52,4 @@ def test_the_training_command_makes_inter_pairs_ahead_of_training(tmp_path):
     assert len(list((tmp_path / "pairs").glob("pairs_inter_*.npz"))) == 4  # train + validation, RA + LDP
     bad = subprocess.run([sys.executable, "-m", "hmcnn", "train", "--quick", "--inter", "ra", "--out", str(tmp_path)],
                          capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode == 2 and "--inter makes inter-coded pairs with --pairs-only" in bad.stderr
+    assert bad.returncode == 2 and "start from a trained model directory (--init)" in bad.stderr

@@ -138,6 +138,14 @@ int to_qp(const std::string& text, const std::string& where) {
     throw std::invalid_argument(where + ": '" + text + "' is not a QP in 0..51");
 }
 
+// {"QP": "file", ...} of a manifest, as (QP, dir/file) pairs in ascending QP.
+std::vector<std::pair<int, std::string>> qp_files(const Json& object, const std::string& dir, const std::string& path) {
+    std::vector<std::pair<int, std::string>> pairs;
+    for (const auto& kv : object.fields) pairs.emplace_back(to_qp(kv.first, path), dir + "/" + kv.second.text);
+    std::sort(pairs.begin(), pairs.end());
+    return pairs;
+}
+
 void from_manifest(const std::string& dir, ModelZoo* zoo) {
     std::string path = dir + "/manifest.json";
     Json m = Parser(read_text(path)).parse();
@@ -159,17 +167,24 @@ void from_manifest(const std::string& dir, ModelZoo* zoo) {
         if (zoo->qps.empty()) zoo->qps.push_back(32);
         std::sort(zoo->qps.begin(), zoo->qps.end());
         zoo->qps.resize(1);  // one model: the runner needs one (QP, file) pair
-        return;
+    } else {
+        auto models = m.fields.find("models");
+        if (models == m.fields.end() || models->second.kind != Json::Object)
+            throw std::invalid_argument(path + " is malformed: expected {'models': {'QP': 'file.pt'}}");
+        for (const auto& p : qp_files(models->second, dir, path)) {
+            zoo->qps.push_back(p.first);
+            zoo->paths.push_back(p.second);
+        }
     }
-    auto models = m.fields.find("models");
-    if (models == m.fields.end() || models->second.kind != Json::Object)
-        throw std::invalid_argument(path + " is malformed: expected {'models': {'QP': 'file.pt'}}");
-    std::vector<std::pair<int, std::string>> pairs;
-    for (const auto& kv : models->second.fields) pairs.emplace_back(to_qp(kv.first, path), dir + "/" + kv.second.text);
-    std::sort(pairs.begin(), pairs.end());
-    for (const auto& p : pairs) {
+    zoo->inter.assign(zoo->qps.size(), 0);
+    auto inter = m.fields.find("inter_models");
+    if (inter == m.fields.end()) return;
+    if (inter->second.kind != Json::Object)
+        throw std::invalid_argument(path + " is malformed: expected {'inter_models': {'QP': 'file.pt'}}");
+    for (const auto& p : qp_files(inter->second, dir, path)) {
         zoo->qps.push_back(p.first);
         zoo->paths.push_back(p.second);
+        zoo->inter.push_back(1);
     }
 }
 

@@ -2,7 +2,9 @@
 // nearest-QP rule in TorchFilter::select_model). A directory with manifest.json
 //   {"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}            per-QP models
 //   {"arch": ..., "kind": ..., "model": "model.pt", "qps": [17, ...]}       one QP-input model
-// or, without a manifest, qpNN<ext> files (.pt TorchScript, .hmq integer models); or one file.
+// either may add {"inter_models": {"37": "inter_qp37.pt", ...}}: models for the P and B pictures
+// (select_model_index); or, without a manifest, qpNN<ext> files (.pt TorchScript, .hmq
+// integer models); or one file.
 #pragma once
 #include <string>
 #include <vector>
@@ -10,8 +12,9 @@
 namespace hmcnn {
 
 struct ModelZoo {
-    std::vector<int> qps;             // ascending; a QP-input model: the QPs it was trained on
-    std::vector<std::string> paths;   // one per QP, or one for a QP-input model
+    std::vector<int> qps;             // ascending per group; a QP-input model: the first QP it was trained on
+    std::vector<std::string> paths;   // one per QP, or one for a QP-input model; then the inter models'
+    std::vector<int> inter;           // per model: 1 = an inter model (serves P and B pictures)
     std::string arch, kind = "loop";
     int receptive_radius = 0;         // from the manifest (required there) or a file's sidecar (0 if absent)
 };

@@ -57,11 +57,35 @@ void apply(const hmcnn_picture* pic, const FilteredPlanes& f, const BlockMap& ma
 
 }  // namespace
 
-int nearest_qp_index(const std::vector<int>& qps, int qp) {
-    int best = 0;
-    for (int i = 1; i < (int)qps.size(); i++)
-        if (std::abs(qps[i] - qp) < std::abs(qps[best] - qp)) best = i;
-    return best;
+int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type) {
+    auto is_inter = [&](size_t i) { return i < inter.size() && inter[i] != 0; };
+    bool want = false;
+    if (slice_type != HMCNN_SLICE_I)
+        for (size_t i = 0; i < qps.size(); i++) want = want || is_inter(i);
+    int best = -1;
+    for (size_t i = 0; i < qps.size(); i++) {
+        if (is_inter(i) != want) continue;
+        int d = std::abs(qps[i] - qp), bd = best < 0 ? 0 : std::abs(qps[best] - qp);
+        if (best < 0 || d < bd || (d == bd && qps[i] < qps[best])) best = (int)i;
+    }
+    return best < 0 ? 0 : best;
+}
+
+void check_model_list(const std::vector<int>& qps, size_t files, const std::vector<int>& inter) {
+    if (qps.empty() || qps.size() != files) throw std::invalid_argument("need one model file per QP, and at least one");
+    if (qps.size() > 256) throw std::invalid_argument("at most 256 models");
+    if (!inter.empty() && inter.size() != qps.size())
+        throw std::invalid_argument("inter: one flag per model, or none");
+    for (int group = 0; group < 2; group++) {
+        int last = -1, n = 0;
+        for (size_t i = 0; i < qps.size(); i++) {
+            if ((i < inter.size() && inter[i] != 0) != (group == 1)) continue;
+            if (qps[i] <= last) throw std::invalid_argument("model QPs must be ascending (intra and inter models each)");
+            last = qps[i];
+            n++;
+        }
+        if (group == 0 && n == 0) throw std::invalid_argument("no model serves the I pictures (all are inter models)");
+    }
 }
 
 BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, const BlockSwitchOptions& options)
@@ -78,7 +102,7 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
     try {
         const PictureModels& m = *models_;
         m.check_picture(pic);
-        const int w = pic->width, h = pic->height, model = m.select_model(pic->slice_qp);
+        const int w = pic->width, h = pic->height, model = m.select_model(pic->slice_qp, pic->slice_type);
         FilteredPlanes f = m.filter_picture(model, pic);
         BlockMap map = make_block_map(w, h, opt_.log2_block, model);
         const bool deep = pic->bit_depth > 8;
@@ -107,7 +131,7 @@ int BlockSwitchedFilter::decode_picture(const hmcnn_picture* pic, const uint8_t*
     try {
         const PictureModels& m = *models_;
         BlockMap map;
-        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, m.select_model(pic->slice_qp), m.yuv(), &map,
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, m.select_model(pic->slice_qp, pic->slice_type), m.yuv(), &map,
                                m.name()))
             return 0;  // nothing was filtered
         m.check_picture(pic);

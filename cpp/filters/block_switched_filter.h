@@ -36,9 +36,9 @@ public:
     virtual ~PictureModels() = default;
     virtual const char* name() const = 0;  // for messages: "CNN filter", "integer CNN filter"
     virtual int count() const = 0;
-    // The model for a slice QP: the nearest trained QP, ties to the lower (Python twin:
-    // cnn_filter.zoo.nearest_index); 0 for a QP-input model.
-    virtual int select_model(int qp) const = 0;
+    // The model for a picture of slice QP `qp` and HEVC `slice_type`: select_model_index
+    // over the runner's models.
+    virtual int select_model(int qp, int slice_type) const = 0;
     virtual bool yuv() const = 0;  // filters the chroma planes too
     virtual void check_picture(const hmcnn_picture* pic) const = 0;  // throws std::runtime_error
     virtual FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const = 0;
@@ -51,9 +51,15 @@ public:
     }
 };
 
-// The index of the trained QP nearest to `qp` (ties: the lower); `qps` ascending.
-// Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
-int nearest_qp_index(const std::vector<int>& qps, int qp);
+// A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP
+// and whether it was trained on inter-coded pictures (`inter`, empty: none was). A P or B
+// picture gets the nearest-QP inter model if there is any, every other picture the
+// nearest-QP other model (ties: the lower QP). Python twin: cnn_filter.zoo.select_index
+// (a test checks both agree for every QP and slice type).
+int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type);
+// Throws std::invalid_argument unless the lists fit: one file per QP, at least one model
+// that serves I pictures, `inter` empty or one flag per model, each group's QPs ascending.
+void check_model_list(const std::vector<int>& qps, size_t files, const std::vector<int>& inter);
 
 class BlockSwitchedFilter {
 public:

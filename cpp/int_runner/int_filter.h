@@ -20,6 +20,7 @@ namespace hmcnn {
 struct IntFilterOptions {
     std::vector<int> qps;            // ascending
     std::vector<std::string> paths;  // .hmq file of each QP
+    std::vector<int> inter;          // per model: 1 = serves P and B pictures (select_model_index); may be empty
     IntRunSettings run;              // kernel, threads, stripe height
     BlockSwitchOptions blocks;       // the block switching (log2_block, rdo, min_gain)
 };
@@ -30,8 +31,7 @@ public:
 
     const char* name() const override { return "integer CNN filter"; }
     int count() const override { return (int)models_.size(); }
-    // Nearest trained QP (ties: the lower); Python twin: cnn_filter.zoo.nearest_index.
-    int select_model(int qp) const override;
+    int select_model(int qp, int slice_type) const override;  // select_model_index
     bool yuv() const override { return false; }
     void check_picture(const hmcnn_picture* pic) const override;
     FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;

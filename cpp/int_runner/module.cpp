@@ -23,7 +23,7 @@ public:
         models_ = static_cast<const IntModels*>(&filter_->models());
     }
     py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
-    int select_model(int qp) const { return models_->select_model(qp); }
+    int select_model(int qp, int slice_type) const { return models_->select_model(qp, slice_type); }
     std::vector<int> qps() const { return models_->qps(); }
     int model_hash(int index) const { return models_->model(index).hash; }
     int receptive_radius(int index) const { return models_->model(index).radius; }
@@ -94,6 +94,7 @@ PYBIND11_MODULE(_int_runner, m) {
     options.def(py::init<>())
         .def_readwrite("qps", &IntFilterOptions::qps)
         .def_readwrite("paths", &IntFilterOptions::paths)
+        .def_readwrite("inter", &IntFilterOptions::inter)
         .def_property("kernel", [](const IntFilterOptions& o) { return std::string(int_kernel_name(o.run.kernel)); },
                       [](IntFilterOptions& o, const std::string& k) { o.run.kernel = int_kernel_named(k); })
         .def_property("threads", [](const IntFilterOptions& o) { return o.run.threads; },
@@ -104,7 +105,8 @@ PYBIND11_MODULE(_int_runner, m) {
     py::class_<IntRunner>(m, "IntRunner")
         .def(py::init<const IntFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &IntRunner::capsule)
-        .def("select_model", &IntRunner::select_model)
+        .def("select_model", &IntRunner::select_model, py::arg("qp"), py::arg("slice_type") = (int)HMCNN_SLICE_I,
+             "index of the model for a picture of slice QP `qp` and HEVC slice_type (0 B, 1 P, 2 I)")
         .def("model_hash", &IntRunner::model_hash)
         .def("receptive_radius", &IntRunner::receptive_radius)
         .def("winograd_layers", &IntRunner::winograd_layers)

@@ -24,6 +24,7 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         hmcnn::IntFilterOptions f;
         f.qps = zoo.qps;
         f.paths = zoo.paths;
+        f.inter = zoo.inter;
         f.run.kernel = hmcnn::int_kernel_named(o.text("kernel", "auto"));
         f.run.threads = o.integer("threads", 1);
         f.run.stripe = o.integer("stripe", 0);  // 0: one stripe per thread

@@ -42,7 +42,7 @@ double exact_sum_bound(const IntLayer& l, double a) {
 }
 
 ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torch::kCPU) {
-    if (o.qps.empty() || o.qps.size() != o.paths.size()) throw std::invalid_argument("need one model file per QP");
+    check_model_list(o.qps, o.paths.size(), o.inter);
     if (o.stripe < 8) throw std::invalid_argument("stripe must be at least 8 rows");
     device_ = parse_device(o.device);
     auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
@@ -61,7 +61,9 @@ ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torc
     }
 }
 
-int ExactIntModels::select_model(int qp) const { return nearest_qp_index(opt_.qps, qp); }
+int ExactIntModels::select_model(int qp, int slice_type) const {
+    return select_model_index(opt_.qps, opt_.inter, qp, slice_type);
+}
 
 void ExactIntModels::check_picture(const hmcnn_picture* pic) const {
     if (pic->bit_depth != 8)

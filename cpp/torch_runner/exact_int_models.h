@@ -20,6 +20,7 @@ namespace hmcnn {
 struct ExactIntOptions {
     std::vector<int> qps;            // ascending
     std::vector<std::string> paths;  // .hmq file of each QP
+    std::vector<int> inter;          // per model: 1 = serves P and B pictures (select_model_index); may be empty
     std::string device = "cpu";      // "cpu", "cuda", "cuda:N"
     int stripe = 512;                // output rows computed at once (with the receptive radius around)
     BlockSwitchOptions blocks;
@@ -40,7 +41,7 @@ public:
 
     const char* name() const override { return "integer CNN filter (libtorch, exact)"; }
     int count() const override { return (int)models_.size(); }
-    int select_model(int qp) const override;  // as IntModels: the nearest QP, ties to the lower
+    int select_model(int qp, int slice_type) const override;  // select_model_index, as IntModels
     bool yuv() const override { return false; }
     void check_picture(const hmcnn_picture* pic) const override;
     FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;

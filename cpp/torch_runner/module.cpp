@@ -33,7 +33,7 @@ public:
         models_ = static_cast<const TorchModels*>(&filter_->models());
     }
     py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
-    int select_model(int qp) const { return models_->select_model(qp); }
+    int select_model(int qp, int slice_type) const { return models_->select_model(qp, slice_type); }
     std::vector<int> qps() const { return models_->qps(); }
     std::string device() const { return models_->device(); }
 
@@ -89,7 +89,7 @@ public:
         models_ = static_cast<const ExactIntModels*>(&filter_->models());
     }
     py::capsule capsule() const { return py::capsule((void*)filter_->table(), HMCNN_FILTER_CAPSULE_NAME); }
-    int select_model(int qp) const { return models_->select_model(qp); }
+    int select_model(int qp, int slice_type) const { return models_->select_model(qp, slice_type); }
     std::string device() const { return models_->device(); }
     py::array_t<uint8_t> filter_plane(int index, Plane y) const {
         if (y.ndim() != 2) throw py::value_error("expected a 2-D uint8 luma plane");
@@ -116,6 +116,7 @@ PYBIND11_MODULE(_runner, m) {
     options.def(py::init<>())
         .def_readwrite("qps", &TorchFilterOptions::qps)
         .def_readwrite("paths", &TorchFilterOptions::paths)
+        .def_readwrite("inter", &TorchFilterOptions::inter)
         .def_readwrite("kind", &TorchFilterOptions::kind)
         .def_readwrite("device", &TorchFilterOptions::device)
         .def_readwrite("half", &TorchFilterOptions::half)
@@ -125,7 +126,8 @@ PYBIND11_MODULE(_runner, m) {
     py::class_<Runner>(m, "TorchRunner")
         .def(py::init<const TorchFilterOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &Runner::capsule)
-        .def("select_model", &Runner::select_model, "index of the model used for a slice QP")
+        .def("select_model", &Runner::select_model, py::arg("qp"), py::arg("slice_type") = (int)HMCNN_SLICE_I,
+             "index of the model for a picture of slice QP `qp` and HEVC slice_type (0 B, 1 P, 2 I)")
         .def("filter_plane", &Runner::filter_plane, py::arg("index"), py::arg("y"),
              "luma models: run model `index` on a luma plane as the loop does: (uint8 output, float output x255)")
         .def("filter_picture", &Runner::filter_picture, py::arg("index"), py::arg("y"), py::arg("u"), py::arg("v"),
@@ -133,6 +135,8 @@ PYBIND11_MODULE(_runner, m) {
         .def_property_readonly("qps", &Runner::qps)
         .def_property_readonly("device", &Runner::device);
 
+    m.def("select_model_index", &select_model_index, py::arg("qps"), py::arg("inter"), py::arg("qp"),
+          py::arg("slice_type"), "the runners' model choice (block_switched_filter.h; twin of zoo.select_index)");
     m.def("exact_sum_bound", [](const std::string& path) {
         IntModel model = IntModel::load(path);
         std::vector<std::pair<std::string, double>> out;
@@ -155,13 +159,15 @@ PYBIND11_MODULE(_runner, m) {
     exact.def(py::init<>())
         .def_readwrite("qps", &ExactIntOptions::qps)
         .def_readwrite("paths", &ExactIntOptions::paths)
+        .def_readwrite("inter", &ExactIntOptions::inter)
         .def_readwrite("device", &ExactIntOptions::device)
         .def_readwrite("stripe", &ExactIntOptions::stripe);
     bind_block_options(exact);
     py::class_<ExactIntRunner>(m, "ExactIntRunner")
         .def(py::init<const ExactIntOptions&>(), py::arg("options"))
         .def("__hmcnn_filter__", &ExactIntRunner::capsule)
-        .def("select_model", &ExactIntRunner::select_model)
+        .def("select_model", &ExactIntRunner::select_model, py::arg("qp"), py::arg("slice_type") = (int)HMCNN_SLICE_I,
+             "index of the model for a picture of slice QP `qp` and HEVC slice_type (0 B, 1 P, 2 I)")
         .def("filter_plane", &ExactIntRunner::filter_plane, py::arg("index"), py::arg("y"),
              "model `index` on a uint8 luma plane, exactly as the integer runner")
         .def_property_readonly("device", &ExactIntRunner::device);

@@ -37,6 +37,7 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
             hmcnn::ExactIntOptions e;
             e.qps = zoo.qps;
             e.paths = zoo.paths;
+            e.inter = zoo.inter;
             e.device = o.text("device", "cpu");
             e.stripe = o.integer("stripe", e.stripe);
             e.blocks = hmcnn::block_switch_options(o);
@@ -46,6 +47,7 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
         hmcnn::TorchFilterOptions t;
         t.qps = zoo.qps;
         t.paths = zoo.paths;
+        t.inter = zoo.inter;
         t.kind = zoo.kind;
         t.device = o.text("device", "cpu");
         t.tile = o.integer("tile", 256);

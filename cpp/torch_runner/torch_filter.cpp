@@ -71,11 +71,7 @@ void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<S
 }  // namespace
 
 TorchModels::TorchModels(const TorchFilterOptions& options) : opt_(options), device_(torch::kCPU) {
-    if (opt_.qps.empty() || opt_.qps.size() != opt_.paths.size())
-        throw std::invalid_argument("need one model file per QP, and at least one");
-    if (opt_.qps.size() > 256) throw std::invalid_argument("at most 256 models");
-    if (!std::is_sorted(opt_.qps.begin(), opt_.qps.end()))
-        throw std::invalid_argument("model QPs must be ascending");
+    check_model_list(opt_.qps, opt_.paths.size(), opt_.inter);
     if (opt_.kind != "loop" && opt_.kind != "loop_yuv")
         throw std::invalid_argument("unknown model kind '" + opt_.kind + "' (loop or loop_yuv)");
     if (opt_.tile < 16 || opt_.context < 0) throw std::invalid_argument("bad tile or context size");
@@ -124,7 +120,9 @@ void TorchModels::check_model(torch::jit::Module& m, const std::string& path) co
     }
 }
 
-int TorchModels::select_model(int qp) const { return yuv() ? 0 : nearest_qp_index(opt_.qps, qp); }
+int TorchModels::select_model(int qp, int slice_type) const {
+    return select_model_index(opt_.qps, opt_.inter, qp, slice_type);
+}
 
 template <class Sample>
 std::vector<Sample> TorchModels::filter_luma(int index, const Sample* y, ptrdiff_t stride, int width, int height,

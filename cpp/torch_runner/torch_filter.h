@@ -25,6 +25,7 @@ namespace hmcnn {
 struct TorchFilterOptions {
     std::vector<int> qps;             // trained QP of each model, ascending
     std::vector<std::string> paths;   // TorchScript file of each model
+    std::vector<int> inter;           // per model: 1 = serves P and B pictures (select_model_index); may be empty
     std::string kind = "loop";        // "loop" or "loop_yuv" (see above)
     std::string device = "cpu";       // "cpu", "cuda", "cuda:N"
     bool half = false;                // fp16 inference (CUDA only)
@@ -39,10 +40,8 @@ public:
 
     const char* name() const override { return "CNN filter"; }
     int count() const override { return (int)models_.size(); }
-    // Index of the model for a slice QP: the nearest trained QP (ties: the lower);
-    // always 0 for a QP-input ("loop_yuv") model.
-    // Python twin: cnn_filter.zoo.nearest_index (a test checks both agree for QP 0..51).
-    int select_model(int qp) const override;
+    // select_model_index over the models (a QP-input model: one per group).
+    int select_model(int qp, int slice_type) const override;
     bool yuv() const override { return opt_.kind == "loop_yuv"; }
     void check_picture(const hmcnn_picture* pic) const override;
     // Runs model `index` on the picture's planes, tiled as in the loop. Any bit depth: the
