@@ -107,7 +107,7 @@ def test_inter_models_filter_the_p_and_b_pictures_in_the_loop(float_set, carphon
     assert d.hash_ok and d.video.md5() == r.recon.md5()
 
 
-def test_integer_inter_models_in_the_integer_runner_and_the_exact_path(int_set, carphone):
+def test_integer_inter_models_in_the_integer_runner_and_the_exact_path(int_set, carphone, tmp_path):
     f = load_filter(int_set, rdo=False)
     assert type(f).__name__ == "IntegerFilter" and f.select_model(40, 0) == 4 and f.select_model(40, 2) == 3
     clip = carphone[:9]
@@ -120,6 +120,11 @@ def test_integer_inter_models_in_the_integer_runner_and_the_exact_path(int_set, 
     # the integer plug-in reads the same manifest
     plugin = hb.load_native_filter(plugin_path("libhmcnn_int_filter.so"), f"models={int_set}")
     assert hb.decode(r.bitstream, loop_filter=plugin, output="memory").video.md5() == r.recon.md5()
+    # the I picture's content hash covers the inter models: a decoder with the same intra
+    # models but another inter model refuses the stream at once, naming both hashes
+    other = slice_aware_copy(REPO / "models" / "vrcnn-int", tmp_path / "other", ".hmq", inter_from_qp=27)
+    with pytest.raises(RuntimeError, match=r"coded with the model of content hash .*\(and its inter models\)"):
+        hb.decode(r.bitstream, loop_filter=load_filter(other, rdo=False))
 
 
 def test_training_inter_models_beside_the_intra_ones(tmp_path):

@@ -1,5 +1,5 @@
 // The model zoo on disk, read from C++: the twin of cnn_filter/zoo.py (same layouts, same
-// nearest-QP rule in TorchFilter::select_model). A directory with manifest.json
+// model choice, select_model_index in filters/block_switched_filter.h). A directory with manifest.json
 //   {"arch": ..., "kind": ..., "models": {"22": "qp22.pt", ...}}            per-QP models
 //   {"arch": ..., "kind": ..., "model": "model.pt", "qps": [17, ...]}       one QP-input model
 // either may add {"inter_models": {"37": "inter_qp37.pt", ...}}: models for the P and B pictures

@@ -71,7 +71,8 @@ int select_model_index(const std::vector<int>& qps, const std::vector<int>& inte
     return best < 0 ? 0 : best;
 }
 
-void check_model_list(const std::vector<int>& qps, size_t files, const std::vector<int>& inter) {
+PictureModels::PictureModels(const std::vector<int>& qps, size_t files, const std::vector<int>& inter)
+    : qps_(qps), inter_(inter) {
     if (qps.empty() || qps.size() != files) throw std::invalid_argument("need one model file per QP, and at least one");
     if (qps.size() > 256) throw std::invalid_argument("at most 256 models");
     if (!inter.empty() && inter.size() != qps.size())
@@ -87,6 +88,22 @@ void check_model_list(const std::vector<int>& qps, size_t files, const std::vect
         if (group == 0 && n == 0) throw std::invalid_argument("no model serves the I pictures (all are inter models)");
     }
 }
+
+namespace {
+
+// The content hash an I picture carries: its model's, folded with every inter model's (a
+// decoder starting there needs those for the P and B pictures that follow); false where
+// the runner's models have none. A set without inter models sends its model's hash as is.
+bool picture_hash(const PictureModels& m, int model, int* hash) {
+    if (!m.content_hash(model, hash)) return false;
+    for (int i = 0; i < m.count(); i++) {
+        int h = 0;
+        if (m.is_inter(i) && m.content_hash(i, &h)) *hash = (((*hash << 5) | (*hash >> 11)) & 0xffff) ^ h;
+    }
+    return true;
+}
+
+}  // namespace
 
 BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, const BlockSwitchOptions& options)
     : models_(std::move(models)), opt_(options), table_(make_filter_table(this)) {
@@ -113,7 +130,7 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
             decide_chroma(deep ? chroma_costs(pic, f.u16, f.v16) : chroma_costs(pic, f.u, f.v), lambda, opt_.rdo, &map);
         if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing filtered, nothing sent
         int hash = 0;
-        if (pic->slice_type == HMCNN_SLICE_I && m.content_hash(model, &hash)) {
+        if (pic->slice_type == HMCNN_SLICE_I && picture_hash(m, model, &hash)) {
             map.info.has_hash = 1;  // a decoder starting here learns which model it needs
             map.info.model_hash = hash;
         }
@@ -140,10 +157,11 @@ int BlockSwitchedFilter::decode_picture(const hmcnn_picture* pic, const uint8_t*
             throw std::runtime_error(std::string(m.name()) +
                                      ": the stream filters chroma, the loaded models are luma only");
         int hash = 0;
-        if (map.info.has_hash && m.content_hash(map.info.model_id, &hash) && hash != map.info.model_hash)
+        if (map.info.has_hash && picture_hash(m, map.info.model_id, &hash) && hash != map.info.model_hash)
             throw std::runtime_error(std::string(m.name()) + ": the stream was coded with the model of content hash " +
                                      hex(map.info.model_hash) + ", this decoder holds " + hex(hash) + " for model " +
-                                     std::to_string(map.info.model_id) + ": decode with the encoder's models");
+                                     std::to_string(map.info.model_id) + " (and its inter models)" +
+                                     ": decode with the encoder's models");
         FilteredPlanes f = m.filter_picture(map.info.model_id, pic);
         apply(pic, f, map);
         return 0;

@@ -30,15 +30,28 @@ struct BlockSwitchOptions {
     double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
 };
 
-// What a runner provides: its models, and a picture through one of them.
+// A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP
+// and whether it was trained on inter-coded pictures (`inter`, empty: none was). A P or B
+// picture gets the nearest-QP inter model if there is any, every other picture the
+// nearest-QP other model (ties: the lower QP). Python twin: cnn_filter.zoo.select_index
+// (a test checks both agree for every QP and slice type).
+int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type);
+
+// What a runner provides: its models, and a picture through one of them. The model list
+// (trained QPs, inter flags) and the choice among them are the same for every runner.
 class PictureModels {
 public:
+    // Throws std::invalid_argument unless the lists fit: one file per QP, at most 256
+    // models, at least one that serves I pictures, `inter` empty or one flag per model,
+    // each group's QPs ascending.
+    PictureModels(const std::vector<int>& qps, size_t files, const std::vector<int>& inter);
     virtual ~PictureModels() = default;
     virtual const char* name() const = 0;  // for messages: "CNN filter", "integer CNN filter"
-    virtual int count() const = 0;
-    // The model for a picture of slice QP `qp` and HEVC `slice_type`: select_model_index
-    // over the runner's models.
-    virtual int select_model(int qp, int slice_type) const = 0;
+    int count() const { return (int)qps_.size(); }
+    const std::vector<int>& qps() const { return qps_; }
+    bool is_inter(int index) const { return index < (int)inter_.size() && inter_[index] != 0; }
+    // The model for a picture of slice QP `qp` and HEVC `slice_type` (select_model_index).
+    int select_model(int qp, int slice_type) const { return select_model_index(qps_, inter_, qp, slice_type); }
     virtual bool yuv() const = 0;  // filters the chroma planes too
     virtual void check_picture(const hmcnn_picture* pic) const = 0;  // throws std::runtime_error
     virtual FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const = 0;
@@ -49,17 +62,10 @@ public:
         (void)hash;
         return false;
     }
-};
 
-// A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP
-// and whether it was trained on inter-coded pictures (`inter`, empty: none was). A P or B
-// picture gets the nearest-QP inter model if there is any, every other picture the
-// nearest-QP other model (ties: the lower QP). Python twin: cnn_filter.zoo.select_index
-// (a test checks both agree for every QP and slice type).
-int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type);
-// Throws std::invalid_argument unless the lists fit: one file per QP, at least one model
-// that serves I pictures, `inter` empty or one flag per model, each group's QPs ascending.
-void check_model_list(const std::vector<int>& qps, size_t files, const std::vector<int>& inter);
+private:
+    std::vector<int> qps_, inter_;
+};
 
 class BlockSwitchedFilter {
 public:

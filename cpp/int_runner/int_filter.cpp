@@ -5,16 +5,12 @@
 
 namespace hmcnn {
 
-IntModels::IntModels(const IntFilterOptions& o) : opt_(o) {
-    check_model_list(o.qps, o.paths.size(), o.inter);
+IntModels::IntModels(const IntFilterOptions& o) : PictureModels(o.qps, o.paths.size(), o.inter), opt_(o) {
     if (o.run.threads < 1 || o.run.stripe < 0)
         throw std::invalid_argument("threads must be positive, stripe non-negative (0: auto)");
     for (const std::string& p : o.paths) models_.push_back(IntModel::load(p));
 }
 
-int IntModels::select_model(int qp, int slice_type) const {
-    return select_model_index(opt_.qps, opt_.inter, qp, slice_type);
-}
 
 void IntModels::check_picture(const hmcnn_picture* pic) const {
     if (pic->bit_depth < 8 || pic->bit_depth > 12)

@@ -1,5 +1,6 @@
-// The integer CNN loop filter's runner: one integer model per trained QP (the nearest
-// runs; on I pictures the model file's content hash travels in the side information),
+// The integer CNN loop filter's runner: one integer model per trained QP (and inter
+// models for P and B pictures: PictureModels::select_model; on I pictures the model
+// files' content hash travels in the side information),
 // the integer network on stripes and threads. No libtorch, no Python, the same bits on
 // every machine. The C ABI side is the one BlockSwitchedFilter
 // (filters/block_switched_filter.h); make_int_filter builds it.
@@ -30,14 +31,11 @@ public:
     explicit IntModels(const IntFilterOptions& options);  // throws std::invalid_argument
 
     const char* name() const override { return "integer CNN filter"; }
-    int count() const override { return (int)models_.size(); }
-    int select_model(int qp, int slice_type) const override;  // select_model_index
     bool yuv() const override { return false; }
     void check_picture(const hmcnn_picture* pic) const override;
     FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;
     bool content_hash(int index, int* hash) const override;
 
-    const std::vector<int>& qps() const { return opt_.qps; }
     const IntRunSettings& run_settings() const { return opt_.run; }
     const IntModel& model(int index) const { return models_.at(index); }
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, std::ptrdiff_t stride, int width, int height,

@@ -41,8 +41,8 @@ double exact_sum_bound(const IntLayer& l, double a) {
     return worst;
 }
 
-ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torch::kCPU) {
-    check_model_list(o.qps, o.paths.size(), o.inter);
+ExactIntModels::ExactIntModels(const ExactIntOptions& o)
+    : PictureModels(o.qps, o.paths.size(), o.inter), opt_(o), device_(torch::kCPU) {
     if (o.stripe < 8) throw std::invalid_argument("stripe must be at least 8 rows");
     device_ = parse_device(o.device);
     auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
@@ -59,10 +59,6 @@ ExactIntModels::ExactIntModels(const ExactIntOptions& o) : opt_(o), device_(torc
         }
         layers_.push_back(std::move(layers));
     }
-}
-
-int ExactIntModels::select_model(int qp, int slice_type) const {
-    return select_model_index(opt_.qps, opt_.inter, qp, slice_type);
 }
 
 void ExactIntModels::check_picture(const hmcnn_picture* pic) const {

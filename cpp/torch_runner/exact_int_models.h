@@ -40,8 +40,6 @@ public:
     explicit ExactIntModels(const ExactIntOptions& options);  // throws std::invalid_argument
 
     const char* name() const override { return "integer CNN filter (libtorch, exact)"; }
-    int count() const override { return (int)models_.size(); }
-    int select_model(int qp, int slice_type) const override;  // select_model_index, as IntModels
     bool yuv() const override { return false; }
     void check_picture(const hmcnn_picture* pic) const override;
     FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const override;

@@ -70,8 +70,8 @@ void paste(const torch::Tensor& out, int cy, int cx, int h, int w, std::vector<S
 
 }  // namespace
 
-TorchModels::TorchModels(const TorchFilterOptions& options) : opt_(options), device_(torch::kCPU) {
-    check_model_list(opt_.qps, opt_.paths.size(), opt_.inter);
+TorchModels::TorchModels(const TorchFilterOptions& options)
+    : PictureModels(options.qps, options.paths.size(), options.inter), opt_(options), device_(torch::kCPU) {
     if (opt_.kind != "loop" && opt_.kind != "loop_yuv")
         throw std::invalid_argument("unknown model kind '" + opt_.kind + "' (loop or loop_yuv)");
     if (opt_.tile < 16 || opt_.context < 0) throw std::invalid_argument("bad tile or context size");
@@ -118,10 +118,6 @@ void TorchModels::check_model(torch::jit::Module& m, const std::string& path) co
         throw std::invalid_argument("model " + path + " fails on " + (yuv() ? "(y, u, v, qp)" : "a (1, 1, H, W) luma tensor") +
                                     ": " + std::string(e.what_without_backtrace()));
     }
-}
-
-int TorchModels::select_model(int qp, int slice_type) const {
-    return select_model_index(opt_.qps, opt_.inter, qp, slice_type);
 }
 
 template <class Sample>

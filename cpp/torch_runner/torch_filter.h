@@ -9,6 +9,8 @@
 //               QP's model runs and its index travels in the side information.
 //   "loop_yuv"  forward(y, u, v, qp) -> (y, u, v), 4:2:0, the slice QP as an input;
 //               one model for every QP; chroma planes are switched as a whole.
+// Either may add inter models, which then run on the P and B pictures
+// (PictureModels::select_model).
 #pragma once
 #include <torch/script.h>
 
@@ -39,9 +41,6 @@ public:
     explicit TorchModels(const TorchFilterOptions& options);  // throws std::invalid_argument
 
     const char* name() const override { return "CNN filter"; }
-    int count() const override { return (int)models_.size(); }
-    // select_model_index over the models (a QP-input model: one per group).
-    int select_model(int qp, int slice_type) const override;
     bool yuv() const override { return opt_.kind == "loop_yuv"; }
     void check_picture(const hmcnn_picture* pic) const override;
     // Runs model `index` on the picture's planes, tiled as in the loop. Any bit depth: the
@@ -51,7 +50,6 @@ public:
     // Luma models: model `index` on one luma plane; raw_out gets the float output.
     std::vector<uint8_t> filter_plane(int index, const uint8_t* y, ptrdiff_t stride, int width, int height,
                                       std::vector<float>* raw_out = nullptr) const;
-    const std::vector<int>& qps() const { return opt_.qps; }
     std::string device() const { return device_.str(); }
 
 private:
