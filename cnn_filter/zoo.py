@@ -127,6 +127,10 @@ class ModelSet:
         except RuntimeError as e:
             raise ValueError(f"cannot load TorchScript model {file}: {e}") from e
 
+    def load_all(self, device: str = "cpu") -> list:
+        """Every model, in ``runner_models`` order."""
+        return [self.load(i, device) for i in range(len(self.files) + len(self.inter_files))]
+
 
 def _from_manifest(path: Path) -> tuple[dict[int, Path], dict, dict[int, Path]]:
     manifest = path / MANIFEST

@@ -58,7 +58,8 @@ def _models(default: Path) -> list[Line]:
         try:
             m = zoo.open_models(folder)
             what = f"{m.arch or '?'} ({m.kind or 'loop'}{', integer' if m.integer else ''}), " + (
-                f"one model for QP {min(m.qps)}..{max(m.qps)}" if m.qp_input else f"QP {', '.join(map(str, m.qps))}")
+                f"one model for QP {min(m.qps)}..{max(m.qps)}" if m.qp_input else f"QP {', '.join(map(str, m.qps))}") + (
+                f"; P and B pictures: inter models QP {', '.join(map(str, m.inter_qps))}" if m.inter_qps else "")
             lines.append(Line(f"models {folder}", what, True, required))
         except (FileNotFoundError, ValueError) as e:
             lines.append(Line(f"models {folder}", str(e), False, required))
