@@ -44,7 +44,7 @@ def _cmd_train(args) -> int:
 
         counts = make_training_pairs(args.qps, Path(args.out), s, args.cache, splits=args.images,
                                      replace_dbf_sao=args.replace_dbf_sao, workers=args.workers, inter=tuple(args.inter),
-                                     inter_frames=args.inter_frames)
+                                     inter_frames=args.inter_frames, inter_loop=args.inter_loop)
         print(f"training pairs of QP {', '.join(map(str, args.qps))} made and cached")
         for (config, qp), by_type in counts.items():
             print(f"  inter-coded, {config.upper()} QP {qp}: " + ", ".join(f"{n} {t}" for t, n in sorted(by_type.items())))
@@ -55,7 +55,7 @@ def _cmd_train(args) -> int:
         try:
             results = train_inter_models(args.qps, Path(args.out), s, args.cache, configs=tuple(args.inter),
                                          base_qps=tuple(args.inter_base_qps), frames=args.inter_frames,
-                                         splits=args.images, workers=args.workers)
+                                         splits=args.images, workers=args.workers, loop=args.inter_loop)
         except ValueError as e:
             import sys
 
@@ -174,6 +174,9 @@ def add_commands(sub) -> None:
     t.add_argument("--inter-base-qps", type=int, nargs="+", default=[22, 27, 32, 37],
                    help="with --inter: the base QPs the clips are coded at (HM's cascade raises P/B pictures' QPs)")
     t.add_argument("--inter-frames", type=int, default=9, help="pictures per camera-motion clip")
+    t.add_argument("--inter-loop", default=None, metavar="DIR",
+                   help="with --inter: code the clips with the models in DIR in the loop; each pair's input is the "
+                        "picture as the hook receives it (its references filtered, as when the models are deployed)")
     t.set_defaults(func=_cmd_train)
 
     mi = sub.add_parser("model", help="the model registry: parameters and kMAC/pixel of every architecture")

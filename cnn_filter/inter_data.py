@@ -6,6 +6,12 @@ picture, each labelled with its slice type, temporal layer and the QP it was cod
 Cached like the intra pairs (cnn_filter.data), with a manifest; every encode is verified
 (decoder output == reconstruction).
 
+With ``loop`` (a model directory), the clips are coded with that filter in the loop and
+each pair's input is the picture as the hook receives it (after deblocking and SAO, its
+references filtered as in the deployed loop): in the loop a P or B picture mostly copies
+already-filtered references, and a model trained on pictures of unfiltered references
+filters them twice (docs/results.md measures it).
+
 The clip's motion is drawn from a seed derived from the picture's name: the same pairs
 on every machine. Kodak and the built-in clips' test frames are never sources here.
 """
@@ -69,22 +75,84 @@ def camera_clip(video: hb.Video, frames: int, seed: int, size: tuple[int, int] =
     return hb.Video(*(np.stack(p) for p in planes), fps=30.0)
 
 
+#: the block size of HookInputs' choice (the runners' default map, log2_block 6)
+BLOCK = 64
+
+
+class HookInputs:
+    """A Python in-loop filter that makes training pairs: it keeps each picture's planes as
+    the hook receives them, then filters luma with ``models`` (a loaded CNN filter: the
+    model the runners would choose for the picture's QP and slice type), keeping it on each
+    64x64 block where it lowers the SSE against the source, unless the whole picture gains
+    less than ``min_gain`` of its SSE: the runners' decision without the side information's
+    price (a stand-in; the stream is not decoded)."""
+
+    def __init__(self, models, min_gain: float = 0.01):
+        self.models, self.min_gain, self.y, self.uv = models, min_gain, {}, {}
+
+    def __call__(self, pic):
+        y = np.array(pic.y, copy=True)
+        self.y[pic.poc], self.uv[pic.poc] = y, np.stack([np.array(pic.u), np.array(pic.v)])
+        out = self.models.filter_plane(pic.qp, y, slice_type=pic.slice_type)
+        out = out[0] if isinstance(out, tuple) else out  # (uint8, float) from the libtorch runner
+        src = np.asarray(pic.orig[0]).astype(np.int64)
+        h, w = y.shape
+        keep = np.zeros_like(y, dtype=bool)
+        for by in range(0, h, BLOCK):
+            for bx in range(0, w, BLOCK):
+                b = np.s_[by:by + BLOCK, bx:bx + BLOCK]
+                keep[b] = np.sum((out[b] - src[b]) ** 2) < np.sum((y[b] - src[b]) ** 2)
+        chosen = np.where(keep, out, y)
+        before = np.sum((y - src) ** 2)
+        if before - np.sum((chosen - src) ** 2) > self.min_gain * before:
+            pic.y[...] = chosen
+        return None
+
+
+_LOADED = {}
+
+
 def _code_clip(args) -> dict:
-    """One source as a clip, coded and verified, in a worker: its pictures and labels."""
-    source, qp, config, frames, preset = args
+    """One source as a clip, coded (verified, or with ``loop``'s filter in the loop and its
+    hook inputs kept) in a worker: its pictures and labels."""
+    source, qp, config, frames, preset, loop = args
     clip = camera_clip(source.load(), frames, _seed(source.name))
-    r = hb.encode(clip, config=config, qp=qp, preset=preset, threads=1, recon="memory")  # verify=True
     uv = lambda v, i: np.stack([v.u[i], v.v[i]])
-    return {"inputs": [r.recon.y[i].copy() for i in range(frames)], "targets": [clip.y[i] for i in range(frames)],
-            "inputs_uv": [uv(r.recon, i) for i in range(frames)], "targets_uv": [uv(clip, i) for i in range(frames)],
-            "types": list(r.frame_types), "qps": list(r.slice_qps), "encoder": r.encoder}
+    if loop:
+        from cnn_filter.loader import load_filter
+
+        if loop not in _LOADED:
+            _LOADED[loop] = load_filter(loop, device="cpu")
+        hook = HookInputs(_LOADED[loop])
+        r = hb.encode(clip, config=config, qp=qp, preset=preset, threads=1, loop_filter=hook, verify=False)
+        inputs, inputs_uv = [hook.y[i] for i in range(frames)], [hook.uv[i] for i in range(frames)]
+    else:
+        r = hb.encode(clip, config=config, qp=qp, preset=preset, threads=1, recon="memory")  # verify=True
+        inputs, inputs_uv = [r.recon.y[i].copy() for i in range(frames)], [uv(r.recon, i) for i in range(frames)]
+    return {"inputs": inputs, "targets": [clip.y[i] for i in range(frames)], "inputs_uv": inputs_uv,
+            "targets_uv": [uv(clip, i) for i in range(frames)], "types": list(r.frame_types),
+            "qps": list(r.slice_qps), "encoder": r.encoder}
 
 
-def _key(sources: list[Source], qp: int, config: str, frames: int, preset: str) -> str:
+def _loop_id(loop: str | None) -> str:
+    """The in-loop filter's identity for cache keys: its files' contents."""
+    if not loop:
+        return ""
+    from cnn_filter import zoo
+
+    m = zoo.open_models(loop)
+    h = hashlib.sha256()
+    for f in m.files + m.inter_files:
+        h.update(Path(f).read_bytes())
+    return f"|loop={h.hexdigest()[:16]}"
+
+
+def _key(sources: list[Source], qp: int, config: str, frames: int, preset: str, loop: str | None = None) -> str:
     h = hashlib.sha256()
     for s in sources:
         h.update(s.name.encode())
-    h.update(f"|qp={qp}|config={config}|frames={frames}|preset={preset}|recipe={RECIPE}|size={CLIP_SIZE}".encode())
+    h.update(f"|qp={qp}|config={config}|frames={frames}|preset={preset}|recipe={RECIPE}|size={CLIP_SIZE}"
+             f"{_loop_id(loop)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -92,24 +160,26 @@ _ARRAYS = ("inputs", "targets", "inputs_uv", "targets_uv")
 
 
 def make_inter_pairs(sources: list[Source], qp: int, config: str, cache_dir: Path, frames: int = 9,
-                     preset: str = "slow", workers: int = 1) -> PairSet:
+                     preset: str = "slow", workers: int = 1, loop: str | None = None) -> PairSet:
     """Every source as a ``frames``-picture clip coded in ``config`` ("ra" or "ldp") at base
     QP ``qp`` (HM's cascade sets each picture's QP); the pairs of every picture, with
     ``slice_types``, ``layers`` and ``picture_qps``; cached in ``cache_dir``. ``workers``
-    processes code in parallel (the pairs do not depend on it)."""
+    processes code in parallel (the pairs do not depend on it). ``loop``: a model directory
+    in the loop, the pairs' inputs what its hook receives (HookInputs)."""
     if config not in ("ra", "ldp"):
         raise ValueError(f"inter-coded pairs come from ra or ldp, not {config!r}")
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"pairs_inter_{config}_qp{qp}_{_key(sources, qp, config, frames, preset)}.npz"
+    tag = "inter_loop" if loop else "inter"
+    path = cache_dir / f"pairs_{tag}_{config}_qp{qp}_{_key(sources, qp, config, frames, preset, loop)}.npz"
     if path.exists():
         with np.load(path) as z:
             n = int(z["count"])
             arrays = {f: [z[f"{f}_{i}"] for i in range(n)] for f in _ARRAYS}
             return PairSet(qp, [str(x) for x in z["names"]], **arrays, slice_types=[str(x) for x in z["types"]],
                            layers=[int(x) for x in z["layers"]], picture_qps=[int(x) for x in z["qps"]])
-    jobs = [(s, qp, config, frames, preset) for s in sources]
-    desc = f"inter pairs {config.upper()} QP {qp}"
+    jobs = [(s, qp, config, frames, preset, str(loop) if loop else None) for s in sources]
+    desc = f"inter pairs {config.upper()} QP {qp}" + (f", {loop} in the loop" if loop else "")
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -131,10 +201,13 @@ def make_inter_pairs(sources: list[Source], qp: int, config: str, cache_dir: Pat
     entries = json.loads(manifest.read_text()) if manifest.exists() else {}
     entries[path.name] = {"qp": qp, "config": config, "frames": frames, "preset": preset, "clips": len(sources),
                           "pictures": len(names), "recipe": RECIPE, "clip_size": list(CLIP_SIZE),
+                          "loop": str(loop) if loop else None,
                           "by_slice_type": {t: types.count(t) for t in sorted(set(types))},
                           "first": sources[0].name, "last": sources[-1].name,
                           "x265": coded[0]["encoder"] if coded else "",
-                          "what": "(reconstruction after the x265 loop filters, source) Y and UV per picture of "
-                                  "camera-motion clips, labelled slice type, temporal layer, QP"}
+                          "what": ("(the hook's input: after x265's loop filters, references filtered by "
+                                   f"{loop}" if loop else "(reconstruction after the x265 loop filters") +
+                                  ", source) Y and UV per picture of camera-motion clips, labelled slice type, "
+                                  "temporal layer, QP"}
     manifest.write_text(json.dumps(entries, indent=1, sort_keys=True))
     return pairs

@@ -129,11 +129,12 @@ class InterLoopFilterTask(LoopFilterTask):
     (zoo.select_index) will give it in the loop."""
 
     def __init__(self, arch: str, train_sources, val_sources, cache_dir: Path, preset: str, *, configs, qps,
-                 base_qps, frames: int, workers: int = 1):
+                 base_qps, frames: int, workers: int = 1, loop: str | None = None):
         super().__init__(arch, train_sources, val_sources, cache_dir, preset, (), workers)
         if self.yuv:
             raise ValueError(f"inter models are trained for per-QP luma architectures (vrcnn); {arch} is not one")
         self.configs, self.qps, self.base_qps, self.frames = tuple(configs), sorted(qps), tuple(base_qps), frames
+        self.loop = loop  # a model directory in the loop while the clips are coded (inter_data.HookInputs)
         self._loaded: dict[str, list[PairSet]] = {}
 
     def _coded(self, which: str) -> list[PairSet]:
@@ -142,7 +143,8 @@ class InterLoopFilterTask(LoopFilterTask):
         if which not in self._loaded:
             sources = self.train_sources if which == "train" else self.val_sources
             self._loaded[which] = [make_inter_pairs(sources, q, c, self.cache_dir, self.frames, self.preset,
-                                                    self.workers) for c in self.configs for q in self.base_qps]
+                                                    self.workers, self.loop)
+                                   for c in self.configs for q in self.base_qps]
         return self._loaded[which]
 
     def _bucket(self, which: str, qp: int) -> PairSet:
@@ -162,11 +164,13 @@ class InterLoopFilterTask(LoopFilterTask):
 
 def train_inter_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
                        configs: tuple[str, ...] = ("ra", "ldp"), base_qps: tuple[int, ...] = (22, 27, 32, 37),
-                       frames: int = 9, splits: str = "trainval", workers: int = 1) -> list[TrainResult]:
+                       frames: int = 9, splits: str = "trainval", workers: int = 1,
+                       loop: str | None = None) -> list[TrainResult]:
     """Inter models of ``qps`` (``inter_qpNN.pt``), each from the model ``s.init_from``
     gives a P/B picture of that QP (its nearest inter model, or its nearest model when it has
     none); its other models (copied into ``out`` if it is another directory) stay the intra
-    ones: one model directory that knows the slice type."""
+    ones: one model directory that knows the slice type. ``loop``: the clips coded with that
+    model directory in the loop, the inputs what its hook receives."""
     import shutil
 
     from cnn_filter import zoo
@@ -190,10 +194,11 @@ def train_inter_models(qps: list[int], out: Path, s: TrainSettings, cache_dir: P
     if s.max_images:
         train_src, val_src = train_src[: s.max_images], val_src[: max(2, s.max_images // 4)]
     described += f", camera-motion clips of {frames} pictures coded {'/'.join(c.upper() for c in configs)} " \
-                 f"at base QPs {'/'.join(map(str, base_qps))}, P and B pictures"
+                 f"at base QPs {'/'.join(map(str, base_qps))}" + (f" with {loop} in the loop" if loop else "") + \
+                 ", P and B pictures"
     print(f"training set: {described}: {len(train_src)} train / {len(val_src)} validation clips")
     task = InterLoopFilterTask(s.arch, train_src, val_src, Path(cache_dir) if cache_dir else out / "pairs", s.preset,
-                               configs=configs, qps=qps, base_qps=base_qps, frames=frames, workers=workers)
+                               configs=configs, qps=qps, base_qps=base_qps, frames=frames, workers=workers, loop=loop)
     spec, results = arch_spec(s.arch), []
     for qp in sorted(qps, reverse=True):
         train, val = task.pairs(qp)
@@ -238,7 +243,7 @@ def _task(out: Path, s: TrainSettings, cache_dir, splits: str, replace_dbf_sao: 
 
 def make_training_pairs(qps: list[int], out: Path, s: TrainSettings, cache_dir: Path | None = None, *,
                         splits: str = "trainval", replace_dbf_sao: bool = False, workers: int = 1,
-                        inter: tuple[str, ...] = (), inter_frames: int = 9) -> dict:
+                        inter: tuple[str, ...] = (), inter_frames: int = 9, inter_loop: str | None = None) -> dict:
     """Only the codec pairs of every QP, cached (e.g. made on a CPU machine before a GPU
     session); ``inter`` ("ra", "ldp"): also the inter-coded pairs of the training and
     validation pictures as camera-motion clips (cnn_filter.inter_data). Returns, per
@@ -251,7 +256,7 @@ def make_training_pairs(qps: list[int], out: Path, s: TrainSettings, cache_dir: 
         task.pairs(qp)
         for config in inter:
             for sources in (task.train_sources, task.val_sources):
-                p = make_inter_pairs(sources, qp, config, task.cache_dir, inter_frames, s.preset, workers)
+                p = make_inter_pairs(sources, qp, config, task.cache_dir, inter_frames, s.preset, workers, inter_loop)
                 for t in p.slice_types:
                     counts.setdefault((config, qp), {}).setdefault(t, 0)
                     counts[(config, qp)][t] += 1

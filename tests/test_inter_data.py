@@ -53,3 +53,20 @@ def test_the_training_command_makes_inter_pairs_ahead_of_training(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "hmcnn", "train", "--quick", "--inter", "ra", "--out", str(tmp_path)],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and "start from a trained model directory (--init)" in bad.stderr
+
+
+def test_in_loop_pairs_hold_what_the_hook_receives(tmp_path):
+    """With a model set in the loop, a pair's input is the picture as the hook gets it: the
+    I picture's equals the plain encode's (nothing was filtered before it), a later picture's
+    does not (its references were filtered), and the hook's own output is what the pictures
+    after it are predicted from."""
+    from conftest import REPO
+
+    sources = builtin_frame_sources()[:1]
+    plain = make_inter_pairs(sources, 32, "ra", tmp_path, frames=9, preset="ultrafast")
+    looped = make_inter_pairs(sources, 32, "ra", tmp_path, frames=9, preset="ultrafast", loop=str(REPO / "models" / "vrcnn"))
+    assert looped.slice_types == plain.slice_types and looped.picture_qps == plain.picture_qps
+    assert np.array_equal(looped.inputs[0], plain.inputs[0]) and np.array_equal(looped.inputs_uv[0], plain.inputs_uv[0])
+    assert any(not np.array_equal(a, b) for a, b in zip(looped.inputs[1:], plain.inputs[1:]))
+    assert all(np.array_equal(a, b) for a, b in zip(looped.targets, plain.targets))
+    assert len(list(tmp_path.glob("pairs_inter_loop_ra_qp32_*.npz"))) == 1  # its own cache entry

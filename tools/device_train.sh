@@ -7,9 +7,10 @@
 #                carry=["third_party/x265", "third_party/libde265", "third_party/wheels", "gpu_data"],
 #                timeout_s=560)
 #
-# On the device: the build (tools/device_common.sh), the training pairs (intra and
-# inter-coded) made on every core, then on the GPU the inter models of the slice-aware
-# VRCNN set continued from models/vrcnn_inter and yuv_resnet continued (QP-balanced), each
+# On the device: the build (tools/device_common.sh), the training pairs (intra, and
+# inter-coded with the slice-aware set in the loop: the hook's inputs) made on every core,
+# then on the GPU the inter models of models/vrcnn_inter continued on those pairs and
+# yuv_resnet continued (QP-balanced), each
 # on a clock (--time-limit: a whole cosine schedule in the time given), then the validation
 # gains per slice type. Models, logs and tables land under $OUT; copy the model folders
 # into models/ and run the sweeps of models/README.md on the CPU.
@@ -26,12 +27,13 @@ SECONDS_PER_MODEL=${SECONDS_PER_MODEL:-75}  # 4 inter models, then yuv_resnet fo
 PAIRS=runs/gpu_pairs
 COMMON=(--images all --preset slow --cache "$PAIRS" --device cuda --no-pt2 --steps 1000000)
 
-step "training pairs (intra and inter-coded), every core"
-hmcnn train --pairs-only --qps 22 27 32 37 --inter ra ldp --workers "$(nproc)" --out "$PAIRS" --images all \
-  --preset slow --cache "$PAIRS" | tee "$OUT/pairs.txt"
+step "training pairs (intra, and inter-coded with models/vrcnn_inter in the loop), every core"
+hmcnn train --pairs-only --qps 22 27 32 37 --inter ra ldp --inter-loop models/vrcnn_inter --workers "$(nproc)" \
+  --out "$PAIRS" --images all --preset slow --cache "$PAIRS" | tee "$OUT/pairs.txt"
 
-step "inter models (VRCNN, P and B pictures), from models/vrcnn_inter"
-hmcnn train --arch vrcnn --qps 27 32 37 42 --inter ra ldp --init models/vrcnn_inter --out "$OUT/vrcnn_inter" \
+step "inter models (VRCNN, P and B pictures) on the hook's inputs, from models/vrcnn_inter"
+hmcnn train --arch vrcnn --qps 27 32 37 42 --inter ra ldp --inter-loop models/vrcnn_inter --init models/vrcnn_inter \
+  --out "$OUT/vrcnn_inter" \
   "${COMMON[@]}" --batch 64 --patch 96 --lr 2e-4 --warmup 100 --eval-every 1000 --time-limit "$SECONDS_PER_MODEL" \
   --workers "$(nproc)" | tee "$OUT/train_vrcnn_inter.txt"
 
