@@ -27,7 +27,7 @@ def _cmd_train(args) -> int:
                       warmup=args.warmup, seed=args.seed, device=args.device or default_device(),
                       eval_every=args.eval_every, warm_start=not args.no_warm_start, jobs=args.jobs,
                       preset=args.preset, pt2=not args.no_pt2, aoti=args.aoti, init_from=args.init,
-                      time_limit=args.time_limit, qp_balanced=args.qp_balanced)
+                      time_limit=args.time_limit, qp_balanced=args.qp_balanced, max_images=args.max_images)
     if args.qp_balanced:
         from cnn_filter.models import arch_spec
 
@@ -164,6 +164,8 @@ def add_commands(sub) -> None:
     t.add_argument("--no-pt2", action="store_true", help="skip the torch.export .pt2 export")
     t.add_argument("--aoti", action="store_true", help="also compile AOTInductor packages")
     t.add_argument("--quick", action="store_true", help="a tiny run (CI smoke test)")
+    t.add_argument("--max-images", type=int, default=None, metavar="N",
+                   help="train on the first N training pictures only (validation: the first N / 4, at least 2)")
     t.add_argument("--pairs-only", action="store_true",
                    help="only make (and cache) the codec pairs, e.g. on a CPU machine before a GPU session")
     t.add_argument("--inter", nargs="+", choices=["ra", "ldp"], default=[],

@@ -9,7 +9,9 @@ them), its gain over the unfiltered reconstruction averaged per slice type.
         [--configs ra ldp] [--frames 9] [--workers 2] [--images all]
 
 ``--images`` names the training set whose validation pictures are used (``all``, as the
-shipped models were trained: the last 20 of BSDS500 test).
+shipped models were trained: the last 20 of BSDS500 test). ``--loop DIR``: the clips coded
+with DIR in the loop, each picture as the hook receives it (its references filtered:
+inter_data.HookInputs), which is what a filter meets in the loop.
 """
 from __future__ import annotations
 
@@ -38,16 +40,19 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cache", default="runs/inter_pairs")
     ap.add_argument("--images", choices=["trainval", "all"], default="all")
+    ap.add_argument("--loop", default=None, metavar="DIR", help="code the clips with DIR in the loop")
     args = ap.parse_args(argv)
     _, val, described = training_sources(splits=args.images)
     f = load_filter(args.models, device="cpu")
     print(f"{args.models} on {len(val)} held-out validation pictures of {described} as {args.frames}-picture "
-          f"camera-motion clips, x265 {args.preset}; model-only PSNR-Y gain (dB) over the reconstruction")
+          f"camera-motion clips, x265 {args.preset}" + (f", {args.loop} in the loop" if args.loop else "") +
+          "; model-only PSNR-Y gain (dB) over the " + ("hook's input" if args.loop else "reconstruction"))
     print(f"{'config':>6} {'QP':>3} " + " ".join(f"{t:>16}" for t in ("I", "P", "B (ref)", "b (non-ref)")) +
           f" {'all':>8}")
     for config in args.configs:
         for qp in args.qps:
-            pairs = make_inter_pairs(val, qp, config, Path(args.cache), args.frames, args.preset, args.workers)
+            pairs = make_inter_pairs(val, qp, config, Path(args.cache), args.frames, args.preset, args.workers,
+                                     args.loop)
             gains = defaultdict(list)
             for x, t, kind, pq in zip(pairs.inputs, pairs.targets, pairs.slice_types, pairs.picture_qps):
                 out = f.filter_plane(pq, x, slice_type=SLICE_TYPE_CODES[kind])

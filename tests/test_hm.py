@@ -271,7 +271,8 @@ def test_hm_post_filter_and_replace_placements(clip9):
         assert replace.md5_match and "--SAO=0" in replace.encoder_options
 
 
-@pytest.mark.parametrize("name", ["vrcnn", "vrcnn_replace", "yuv_resnet", "yuv_resnet_replace", "vrcnn-int"])
+@pytest.mark.parametrize("name", ["vrcnn", "vrcnn_inter", "vrcnn_replace", "yuv_resnet", "yuv_resnet_replace",
+                                  "vrcnn-int"])
 @pytest.mark.parametrize("config", ["ai", "ra"])
 def test_each_shipped_model_crosses_between_x265_libde265_and_hm(clip9, name, config):
     """x265 + the in-process runner codes, HM's decoder with the plug-in decodes: every

@@ -107,6 +107,25 @@ def test_inter_models_filter_the_p_and_b_pictures_in_the_loop(float_set, carphon
     assert d.hash_ok and d.video.md5() == r.recon.md5()
 
 
+def test_a_useless_inter_model_costs_nothing(carphone, tmp_path):
+    """A P or B picture also tries the intra model of its QP and keeps the cheaper: with an
+    untrained inter model every choice falls back, and the stream is the intra set's, byte
+    for byte."""
+    from cnn_filter import create_model
+    from cnn_filter.export import export_torchscript
+
+    bad = slice_aware_copy(REPO / "models" / "vrcnn", tmp_path / "bad", ".pt")
+    torch.manual_seed(3)
+    export_torchscript(create_model("vrcnn"), bad / "inter_qp37.pt")  # random weights
+    clip = carphone[:9]
+    for config in ("ra", "ldp"):
+        with_bad = hb.encode(clip, recon="memory", config=config, qp=32, preset="medium",
+                             loop_filter=load_filter(bad, device="cpu"))
+        intra = hb.encode(clip, recon="memory", config=config, qp=32, preset="medium",
+                          loop_filter=load_filter(REPO / "models" / "vrcnn", device="cpu"))
+        assert with_bad.md5_match and with_bad.bitstream == intra.bitstream and with_bad.side_info_bytes > 0
+
+
 def test_integer_inter_models_in_the_integer_runner_and_the_exact_path(int_set, carphone, tmp_path):
     f = load_filter(int_set, rdo=False)
     assert type(f).__name__ == "IntegerFilter" and f.select_model(40, 0) == 4 and f.select_model(40, 2) == 3

@@ -80,16 +80,17 @@ BlockCosts measure_blocks(const BlockMap& map, const Sample* rec, ptrdiff_t rec_
     return c;
 }
 
-// Fills map.on / map.info.frame_on by D + lambda * R. rdo == false: every block on.
+// Fills map.on / map.info.frame_on by D + lambda * R and returns the chosen cost
+// (rdo == false: every block on, and 0). 
 // min_gain > 0: the picture stays unfiltered unless the best choice lowers the cost by
 // at least that fraction of its unfiltered SSE. Small gains are not worth the change:
 // in inter coding any change to a reference perturbs the encoder's later decisions, and
 // by more than a marginal gain (docs/results.md, "Decisions in RA and LD: min_gain").
-inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map, double min_gain = 0.0) {
+inline double decide_blocks(const BlockCosts& costs, double lambda, bool rdo, BlockMap* map, double min_gain = 0.0) {
     size_t n = map->on.size();
     map->info.frame_on = 1;
     std::fill(map->on.begin(), map->on.end(), 1);
-    if (!rdo) return;
+    if (!rdo) return 0.0;
     uint64_t d_off = 0, d_all = 0, d_map = 0;
     for (size_t i = 0; i < n; i++) {
         d_off += costs.unfiltered[i];
@@ -101,10 +102,11 @@ inline void decide_blocks(const BlockCosts& costs, double lambda, bool rdo, Bloc
     double j_map = (double)d_map + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
     if (j_off - min_gain * (double)d_off <= std::min(j_all, j_map)) {
         map->info.frame_on = 0;  // nothing is sent
-        return;
+        return j_off;
     }
-    if (j_all <= j_map) return;
+    if (j_all <= j_map) return j_all;
     for (size_t i = 0; i < n; i++) map->on[i] = costs.filtered[i] < costs.unfiltered[i];
+    return j_map;
 }
 
 struct ChromaCosts {

@@ -119,13 +119,32 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
     try {
         const PictureModels& m = *models_;
         m.check_picture(pic);
-        const int w = pic->width, h = pic->height, model = m.select_model(pic->slice_qp, pic->slice_type);
-        FilteredPlanes f = m.filter_picture(model, pic);
-        BlockMap map = make_block_map(w, h, opt_.log2_block, model);
         const bool deep = pic->bit_depth > 8;
-        BlockCosts costs = deep ? luma_costs(map, pic, f.y16) : luma_costs(map, pic, f.y);
         const double lambda = hm_lambda_at_depth(pic->slice_qp, pic->slice_type, pic->bit_depth);
-        decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
+        struct Choice {
+            FilteredPlanes f;
+            BlockMap map;
+            double cost = 0;
+        };
+        auto try_model = [&](int model) {  // filter, measure, decide: the picture's cost with `model`
+            Choice c{m.filter_picture(model, pic), make_block_map(pic->width, pic->height, opt_.log2_block, model)};
+            BlockCosts costs = deep ? luma_costs(c.map, pic, c.f.y16) : luma_costs(c.map, pic, c.f.y);
+            c.cost = decide_blocks(costs, lambda, opt_.rdo, &c.map, opt_.min_gain);
+            return c;
+        };
+        Choice best = try_model(m.select_model(pic->slice_qp, pic->slice_type));
+        // A P or B picture of a set with inter models also tries the intra model of its QP and
+        // keeps the cheaper (the model's index travels in the side information, so the decoder
+        // runs only the chosen one): the inter model never makes a picture worse than the set
+        // without it would.
+        const int intra = m.select_model(pic->slice_qp, HMCNN_SLICE_I);
+        if (opt_.rdo && intra != best.map.info.model_id) {
+            Choice other = try_model(intra);
+            if (other.cost < best.cost) best = std::move(other);
+        }
+        FilteredPlanes& f = best.f;
+        BlockMap& map = best.map;
+        const int model = map.info.model_id;
         if (m.yuv())
             decide_chroma(deep ? chroma_costs(pic, f.u16, f.v16) : chroma_costs(pic, f.u, f.v), lambda, opt_.rdo, &map);
         if (!map.info.frame_on && !map.info.cb_on && !map.info.cr_on) return 0;  // nothing filtered, nothing sent
