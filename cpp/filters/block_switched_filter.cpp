@@ -135,8 +135,8 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
         Choice best = try_model(m.select_model(pic->slice_qp, pic->slice_type));
         // A P or B picture of a set with inter models also tries the intra model of its QP and
         // keeps the cheaper (the model's index travels in the side information, so the decoder
-        // runs only the chosen one): the inter model never makes a picture worse than the set
-        // without it would.
+        // runs only the chosen one): with the inter models a picture never costs more, in its
+        // own D + lambda * R, than the intra models alone would make it.
         const int intra = m.select_model(pic->slice_qp, HMCNN_SLICE_I);
         if (opt_.rdo && intra != best.map.info.model_id) {
             Choice other = try_model(intra);
@@ -167,8 +167,8 @@ int BlockSwitchedFilter::decode_picture(const hmcnn_picture* pic, const uint8_t*
     try {
         const PictureModels& m = *models_;
         BlockMap map;
-        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, m.select_model(pic->slice_qp, pic->slice_type), m.yuv(), &map,
-                               m.name()))
+        const int expected = m.select_model(pic->slice_qp, pic->slice_type);  // what a post-filter runs
+        if (!decoder_block_map(pic, side_info, size, opt_.log2_block, expected, m.yuv(), &map, m.name()))
             return 0;  // nothing was filtered
         m.check_picture(pic);
         check_model_id(map, (size_t)m.count(), m.name());

@@ -1,9 +1,11 @@
 // The one block-switched CNN filter behind the C ABI. Whichever runner computes the
 // filtered picture (libtorch: torch_runner/torch_filter.h; the integer network:
 // int_runner/int_filter.h), the codec-facing side is this, written once:
-//   encoder: pick the model for the slice QP -> filter -> measure every block against the
-//            source -> decide by D + lambda * R (block_policy.h) -> write the block map as
-//            side information -> copy the blocks (and chroma planes) that are on;
+//   encoder: pick the model for the slice QP (and slice type) -> filter -> measure every
+//            block against the source -> decide by D + lambda * R (block_policy.h; a P or
+//            B picture of a set with inter models tries its intra model too and keeps the
+//            cheaper) -> write the block map as side information -> copy the blocks (and
+//            chroma planes) that are on;
 //   decoder: read the map -> check the model (and its content hash) -> filter -> copy.
 #pragma once
 #include <cstddef>
