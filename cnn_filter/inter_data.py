@@ -75,20 +75,20 @@ def camera_clip(video: hb.Video, frames: int, seed: int, size: tuple[int, int] =
     return hb.Video(*(np.stack(p) for p in planes), fps=30.0)
 
 
-#: the block size of HookInputs' choice (the runners' default map, log2_block 6)
-BLOCK = 64
-
-
 class HookInputs:
     """A Python in-loop filter that makes training pairs: it keeps each picture's planes as
     the hook receives them, then filters luma with ``models`` (a loaded CNN filter: the
     model the runners would choose for the picture's QP and slice type), keeping it on each
-    64x64 block where it lowers the SSE against the source, unless the whole picture gains
-    less than ``min_gain`` of its SSE: the runners' decision without the side information's
-    price (a stand-in; the stream is not decoded)."""
+    block of the runners' default map where it lowers the SSE against the source, unless
+    the whole picture gains less than their default ``min_gain`` of its SSE: the runners'
+    decision without the side information's price (a stand-in, not their D + lambda * R;
+    the stream is not decoded)."""
 
-    def __init__(self, models, min_gain: float = 0.01):
-        self.models, self.min_gain, self.y, self.uv = models, min_gain, {}, {}
+    def __init__(self, models):
+        from hm_bridge import _core  # the runners' defaults, read from where they are defined
+
+        self.models, self.min_gain, self.block = models, _core.DEFAULT_MIN_GAIN, 1 << _core.DEFAULT_LOG2_BLOCK
+        self.y, self.uv = {}, {}
 
     def __call__(self, pic):
         y = np.array(pic.y, copy=True)
@@ -98,9 +98,10 @@ class HookInputs:
         src = np.asarray(pic.orig[0]).astype(np.int64)
         h, w = y.shape
         keep = np.zeros_like(y, dtype=bool)
-        for by in range(0, h, BLOCK):
-            for bx in range(0, w, BLOCK):
-                b = np.s_[by:by + BLOCK, bx:bx + BLOCK]
+        n = self.block
+        for by in range(0, h, n):
+            for bx in range(0, w, n):
+                b = np.s_[by:by + n, bx:bx + n]
                 keep[b] = np.sum((out[b] - src[b]) ** 2) < np.sum((y[b] - src[b]) ** 2)
         chosen = np.where(keep, out, y)
         before = np.sum((y - src) ** 2)

@@ -15,6 +15,7 @@
 #include "bridge/x265_encoder.h"
 #include "common/i420_picture.h"
 #include "filters/block_policy.h"
+#include "filters/block_switched_filter.h"
 #include "filters/noop_filter.h"
 #include "filters/smoothing_filter.h"
 #include "libde265/de265.h"
@@ -240,6 +241,8 @@ PYBIND11_MODULE(_core, m) {
     m.attr("FILTER_OPEN_ERROR_SYMBOL") = HMCNN_FILTER_OPEN_ERROR_SYMBOL;
     m.attr("MAX_SIDE_INFO") = HMCNN_MAX_SIDE_INFO;
     m.attr("BLOCK_POLICY") = block_policy_id();  // our native filters' on/off rule (block_policy.h)
+    m.attr("DEFAULT_MIN_GAIN") = kDefaultMinGain;  // the CNN filters' picture threshold (block_policy.h)
+    m.attr("DEFAULT_LOG2_BLOCK") = BlockSwitchOptions().log2_block;  // their on/off block size
     m.attr("X265_VERSION") = x265_version_str;
     m.attr("X265_BUILD") = x265_build_info_str;
     m.attr("LIBDE265_VERSION") = de265_get_version();
