@@ -96,6 +96,7 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
     ("auto" or N): each job is coded as segments where its codec and config allow a cut
     (hm_bridge.segments; the joined stream is the whole encode's, so keys are unchanged)."""
     from hm_bridge.codec import CODECS, get_codec
+    from hm_bridge._core import SIDE_INFO_NAL_TYPE
     from hm_bridge.configs import UNSUPPORTED
 
     seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
@@ -111,6 +112,8 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
             configs.append(c)
     jobs = []
     fingerprints = {arm: exp.filter_fingerprint(spec) for arm, spec in (("anchor", exp.anchor), ("test", exp.test))}
+    # how a filter's side information travels (a change of carriage changes the rates)
+    carriage = f"side-info NAL {SIDE_INFO_NAL_TYPE}"
     selected = catalogue.select(exp.classes, exp.sequences)
     missing = []
     for seq in selected:
@@ -139,7 +142,8 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
                     placement = exp.placement if arm == "test" else "loop"
                     what = [seq.name, source, exp.frames, config, qp, exp.preset, fingerprints[arm],
                             exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else []) + \
-                        ([f"{exp.bit_depth}-bit"] if exp.bit_depth != 8 else [])
+                        ([f"{exp.bit_depth}-bit"] if exp.bit_depth != 8 else []) + \
+                        ([carriage] if spec != "none" and placement == "loop" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     keep = pictures_dir is not None and qp == crop_qp(exp.qps)
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,

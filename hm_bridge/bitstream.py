@@ -1,9 +1,9 @@
 """Annex-B HEVC bitstream bookkeeping: NAL units and the rate we report.
 
 Rate is counted from bitstream bytes (start codes and parameter sets included), with
-the in-loop filter's side-information SEI counted and the decoded-picture-hash SEI
+the in-loop filter's side-information NAL units counted and the decoded-picture-hash SEI
 left out (it is a conformance aid, not coded data). x265's own kb/s leaves out every
-SEI, which would hide the side information's cost.
+SEI, which would hide a cost.
 """
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 PREFIX_SEI = 39
 SUFFIX_SEI = 40
-SEI_USER_DATA_UNREGISTERED = 5
 SEI_DECODED_PICTURE_HASH = 132
 
 
@@ -58,40 +57,28 @@ def is_hash_sei(nal: Nal) -> bool:
     return nal.type in (PREFIX_SEI, SUFFIX_SEI) and nal.payload_type == SEI_DECODED_PICTURE_HASH
 
 
-def is_side_info_sei(nal: Nal) -> bool:
-    return nal.type == SUFFIX_SEI and nal.payload_type == SEI_USER_DATA_UNREGISTERED
+def is_side_info(nal: Nal) -> bool:
+    """The in-loop filter's side-information NAL unit (inloop_filter.h)."""
+    from hm_bridge._core import SIDE_INFO_NAL_TYPE
+    return nal.type == SIDE_INFO_NAL_TYPE
 
 
-def _sei_number(rbsp: bytes, i: int) -> tuple[int, int]:
-    """An SEI payloadType/payloadSize: 0xFF bytes add 255 each, the last byte ends it."""
-    value = 0
-    while rbsp[i] == 0xFF:
-        value += 255
-        i += 1
-    return value + rbsp[i], i + 1
-
-
-def side_info_payloads(data: bytes, uuid: bytes | None = None) -> list[bytes]:
-    """The filter side information carried in the stream, in stream order: the bytes
-    after the UUID of each suffix user_data_unregistered SEI with our UUID (as the
-    decoder-side filter receives them). Parsed here, independently of the decoder."""
-    if uuid is None:
-        from hm_bridge._core import SIDE_INFO_UUID as uuid
+def side_info_payloads(data: bytes) -> list[bytes]:
+    """The filter side information carried in the stream, in stream order: the RBSP of each
+    side-information NAL unit without its rbsp_trailing_bits (as the decoder-side filter
+    receives it). Parsed here, independently of the decoders; a unit without its stop bit
+    is a ValueError."""
     data = bytes(data)
     out = []
     for n in split_nals(data):
-        if not is_side_info_sei(n):
+        if not is_side_info(n):
             continue
         nal = data[n.offset:n.offset + n.size]
         rbsp = nal[nal.index(b"\x00\x00\x01") + 5:].replace(b"\x00\x00\x03", b"\x00\x00")  # emulation prevention
-        try:
-            _, i = _sei_number(rbsp, 0)
-            size, i = _sei_number(rbsp, i)
-        except IndexError:
-            continue
-        payload = rbsp[i:i + size]
-        if len(payload) == size >= 16 and payload[:16] == uuid:
-            out.append(payload[16:])
+        rbsp = rbsp.rstrip(b"\x00")
+        if not rbsp.endswith(b"\x80"):
+            raise ValueError(f"side-information NAL unit at byte {n.offset}: no rbsp_trailing_bits (corrupt)")
+        out.append(rbsp[:-1])
     return out
 
 
@@ -99,7 +86,7 @@ def side_info_payloads(data: bytes, uuid: bytes | None = None) -> list[bytes]:
 class ByteCount:
     total: int
     hash_sei: int
-    side_info_sei: int
+    side_info: int
 
     @property
     def rate(self) -> int:
@@ -112,7 +99,7 @@ def count_bytes(data: bytes) -> ByteCount:
     return ByteCount(
         total=len(data),
         hash_sei=sum(n.size for n in nals if is_hash_sei(n)),
-        side_info_sei=sum(n.size for n in nals if is_side_info_sei(n)),
+        side_info=sum(n.size for n in nals if is_side_info(n)),
     )
 
 

@@ -9,8 +9,11 @@ What it does (every inserted line is marked ``hm-cnn-loop``):
   ``source/Lib/TLibCommon/``;
 * TDecGop::filterPicture: ``hmcnnDecodePicture(pcPic)`` after deblocking + SAO (and
   PCMLFDisableProcess), before the picture-hash check;
-* TEncGOP::compressGOP: ``hmcnnEncodePicture(pcPic, trailingSeiMessages)`` after SAO,
-  before the hash SEI is made (the side information becomes a suffix SEI before it);
+* TDecTop::decode: ``hmcnnReadSideInfo(...)`` first, which keeps a side-information NAL unit
+  (type ``HMCNN_SIDE_INFO_NAL_TYPE``, unspecified in HEVC) for the picture it follows;
+* TEncGOP::compressGOP: ``hmcnnEncodePicture(pcPic, ...)`` after SAO, before the hash SEI is
+  made; the side information it writes becomes a suffix NAL unit of that type, after the
+  picture's slices and before the hash SEI;
 * CMake generation: TLibCommon's CMakeLists.txt links ``${CMAKE_DL_LIBS}`` (the plug-in is
   dlopen'ed; its CMake globs *.cpp, so our files are compiled in);
 * makefile generation: TLibCommon's makefile adds our two objects to its OBJS, and the makefiles of
@@ -59,12 +62,20 @@ SOURCE_INSERTIONS = (
               r"\n    m_pcSAO->PCMLFDisableProcess\(pcPic\);\n  \}\n",
               f"\n  // {MARK}: the in-loop filter after deblocking + SAO, before the picture hash check\n"
               "  hmcnnDecodePicture(pcPic);\n"),
+    Insertion("source/Lib/TLibDecoder/TDecTop.cpp", r'#include "TDecTop\.h"\n',
+              f'#include "TLibCommon/hmcnn_hm_glue.h" // {MARK}\n'),
+    Insertion("source/Lib/TLibDecoder/TDecTop.cpp", r"\n  switch \(nalu\.m_nalUnitType\)\n  \{\n",
+              f"\n  // {MARK}: keep the in-loop filter's side information for the picture it follows\n"
+              "  if (hmcnnReadSideInfo(nalu.m_nalUnitType, nalu.getBitstream())) return false;\n", after=False),
     Insertion("source/Lib/TLibEncoder/TEncGOP.cpp", r'#include "TEncGOP\.h"\n',
               f'#include "TLibCommon/hmcnn_hm_glue.h" // {MARK}\n'),
     Insertion("source/Lib/TLibEncoder/TEncGOP.cpp", r"\n    std::string digestStr;\n",
-              f"\n    // {MARK}: the in-loop filter after deblocking + SAO, before the hash SEI; its side\n"
-              "    // information goes out as a suffix SEI ahead of the hash SEI\n"
-              "    hmcnnEncodePicture(pcPic, trailingSeiMessages);\n", after=False),
+              f"\n    // {MARK}: the in-loop filter after deblocking + SAO; its side information becomes a\n"
+              "    // suffix NAL unit of its own, after the slices and before the hash SEI\n"
+              "    {\n"
+              "      OutputNALUnit hmcnnNalu(NalUnitType(HMCNN_SIDE_INFO_NAL_TYPE), pcSlice->getTLayer());\n"
+              "      if (hmcnnEncodePicture(pcPic, hmcnnNalu.m_Bitstream)) accessUnit.push_back(new NALUnitEBSP(hmcnnNalu));\n"
+              "    }\n", after=False),
 )
 
 #: HM-16.21 and later: CMake
@@ -131,10 +142,17 @@ def _plan(root: Path) -> dict[str, str]:
         if not path.is_file():
             raise UnknownHMError(f"HM {version} at {root} ({name} build): {ins.file} is missing: not an HM this "
                                  "integration knows; insert the calls by hand (docs/hm-integration.md)")
-        text = texts.get(ins.file, path.read_text(errors="replace"))
-        if ins.text.strip().splitlines()[-1] in text:
-            texts[ins.file] = text  # already there
-            continue
+        if ins.file not in texts:
+            texts[ins.file] = path.read_text(errors="replace")
+            ours = {line for i in insertions if i.file == ins.file for line in i.text.splitlines() if MARK in line}
+            old = [line for line in texts[ins.file].splitlines() if MARK in line and line not in ours]
+            if old:
+                raise UnknownHMError(f"HM {version} at {root}: {ins.file} holds an older hm-cnn-loop integration "
+                                     f"({old[0].strip()!r}): restore HM's own file (git checkout -- {ins.file}) and "
+                                     "integrate again")
+        text = texts[ins.file]
+        if ins.text in text:
+            continue  # already there
         found = list(re.finditer(ins.anchor, text))
         if len(found) != 1:
             raise UnknownHMError(f"HM {version} at {root}: {ins.file} has {len(found)} matches of the anchor "

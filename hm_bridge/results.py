@@ -170,7 +170,7 @@ class EncodeMeter:
             raise RuntimeError(f"the encoder returned picture {pic.poc} twice or out of range (0..{n - 1})")
         counted = count_bytes(pic.data)
         self.units.append(pic.data)
-        self.side_info += counted.side_info_sei
+        self.side_info += counted.side_info
         self.bits[pic.poc] = counted.rate * 8
         self.types[pic.poc], self.qps[pic.poc] = pic.slice_type, int(pic.qp)
         src = self.source.frame(pic.poc)

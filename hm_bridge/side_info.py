@@ -1,6 +1,6 @@
 """Side-information layout v1, the Python mirror of cpp/include/inloop_side_info.h.
 
-Codecs carry these bytes opaquely in a suffix user_data_unregistered SEI; filters
+Codecs carry these bytes opaquely in a NAL unit of type 56 (inloop_filter.h); filters
 write them on the encoder side and read them on the decoder side::
 
     byte 0   layout version (1)

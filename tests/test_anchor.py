@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import hm_bridge as hb
-from hm_bridge.bitstream import count_bytes, split_nals
+from hm_bridge.bitstream import count_bytes, side_info_payloads, split_nals
 from conftest import require_ffmpeg
 
 
@@ -29,8 +29,9 @@ def test_ffmpeg_decodes_our_streams_to_the_same_pictures(tmp_path, clip9, config
     assert hb.Video.from_yuv(out, clip9.width, clip9.height).md5() == r.recon.md5()
 
 
-def test_ffmpeg_ignores_our_side_info_sei_and_matches_a_filter_free_decode(tmp_path, clip9):
-    """Standard decoders skip the side-info SEI: ffmpeg (no hook) == libde265 without the filter."""
+def test_ffmpeg_ignores_our_side_info_nal_and_matches_a_filter_free_decode(tmp_path, clip9):
+    """Standard decoders skip the side-information NAL unit (a type HEVC leaves unspecified):
+    ffmpeg (no hook) == libde265 without the filter."""
     require_ffmpeg()
     r = hb.encode(clip9, recon="memory", config="ldp", qp=37, preset="medium", loop_filter=hb.SmoothingFilter(rdo=False))
     assert r.side_info_bytes > 0
@@ -63,11 +64,15 @@ def test_config_structures(carphone):
 def test_rate_counts_side_info_but_not_the_picture_hash(clip9):
     r = hb.encode(clip9, recon="memory", config="ai", qp=37, preset="medium", loop_filter=hb.SmoothingFilter(rdo=False))
     c = count_bytes(r.bitstream)
-    assert c.hash_sei > 0 and c.side_info_sei == r.side_info_bytes > 0
+    assert c.hash_sei > 0 and c.side_info == r.side_info_bytes > 0
     assert r.rate_bytes == len(r.bitstream) - c.hash_sei
     assert r.bits_per_frame.sum() == 8 * r.rate_bytes  # access units, parameter sets in the first
     types = {n.type for n in split_nals(r.bitstream)}
-    assert {32, 33, 34, 40} <= types  # VPS, SPS, PPS, suffix SEI
+    assert {32, 33, 34, 40, 56} <= types  # VPS, SPS, PPS, suffix SEI (hash), side information
+    # each side-information NAL unit costs 6 bytes beyond the filter's bytes (inloop_filter.h)
+    units = [n for n in split_nals(r.bitstream) if n.type == 56]
+    assert sum(n.size - 6 for n in units) == sum(len(p) for p in side_info_payloads(r.bitstream))
+    assert len(units) == len(side_info_payloads(r.bitstream)) == 9
 
 
 def test_unsupported_and_bad_arguments(clip9):

@@ -87,14 +87,16 @@ def test_integrate_inserts_our_calls_once(tmp_path):
     dec = (root / "source/Lib/TLibDecoder/TDecGop.cpp").read_text()
     assert dec.index("PCMLFDisableProcess") < dec.index("hmcnnDecodePicture(pcPic);")
     enc = (root / "source/Lib/TLibEncoder/TEncGOP.cpp").read_text()
-    assert enc.index("hmcnnEncodePicture(pcPic, trailingSeiMessages);") < enc.index("std::string digestStr;")
+    assert enc.index("hmcnnEncodePicture(pcPic, hmcnnNalu.m_Bitstream)") < enc.index("std::string digestStr;")
+    top = (root / "source/Lib/TLibDecoder/TDecTop.cpp").read_text()
+    assert top.index("hmcnnReadSideInfo(nalu.m_nalUnitType") < top.index("switch (nalu.m_nalUnitType)")
     assert "${CMAKE_DL_LIBS}" in (root / "source/Lib/TLibCommon/CMakeLists.txt").read_text()
     assert (root / "source/Lib/TLibCommon/inloop_filter.h").read_bytes() == \
         (REPO / "cpp/include/inloop_filter.h").read_bytes()
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     assert integrate(root) == []  # idempotent
     assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    assert inserted_lines(root) == 11 and dec.count(MARK) == 2
+    assert inserted_lines(root) == 18 and dec.count(MARK) == 2
 
 
 def test_integrate_refuses_a_tree_it_does_not_know(tmp_path):
@@ -105,6 +107,20 @@ def test_integrate_refuses_a_tree_it_does_not_know(tmp_path):
     with pytest.raises(UnknownHMError, match=r"HM 18\.0 .*TDecGop\.cpp has 0 matches of the anchor"):
         integrate(root)
     assert before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}  # nothing written
+
+
+def test_integrate_refuses_an_older_integration(tmp_path):
+    """A tree integrated by an older hm-cnn-loop (its side information was an SEI) is named,
+    not patched twice: the user restores HM's file and integrates again."""
+    root = _synthetic_hm(tmp_path / "hm")
+    enc = root / "source/Lib/TLibEncoder/TEncGOP.cpp"
+    old = enc.read_text().replace("\n    std::string digestStr;\n", f"\n    // {MARK}: the in-loop filter after deblocking"
+                                  " + SAO, before the hash SEI; its side\n    hmcnnEncodePicture(pcPic, "
+                                  "trailingSeiMessages);\n    std::string digestStr;\n")
+    enc.write_text(old)
+    with pytest.raises(UnknownHMError, match=r"TEncGOP\.cpp holds an older hm-cnn-loop integration .*git checkout"):
+        integrate(root)
+    assert enc.read_text() == old and not (root / "source/Lib/TLibCommon/hmcnn_hm_glue.cpp").exists()
 
 
 def test_integrate_knows_the_makefile_generation(tmp_path):
@@ -127,7 +143,7 @@ def test_integrate_knows_the_makefile_generation(tmp_path):
     assert not (root / "source/Lib/TLibCommon/CMakeLists.txt").exists()
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     assert integrate(root) == [] and before == {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    assert inserted_lines(root) == 9 + 2 + 3 * 5
+    assert inserted_lines(root) == 16 + 2 + 3 * 5
     (root / "build/linux/lib/TLibCommon/makefile").unlink()
     with pytest.raises(UnknownHMError, match="neither source/Lib/TLibCommon/CMakeLists.txt"):
         integrate(root)

@@ -13,13 +13,15 @@ EXPECTED_SHA256 = {
     # recorded before the layering redesign (issue 10), identical after it. RA and LDP
     # changed once on purpose: issue 11 made HM-16.20's QP cascade the default (RA: I at
     # QP - 3, GOP-16 layer offsets with the offset model, keyed on x265's real layers; LDP:
-    # I at QP - 1, 5/4/5/4/5/4/5/1 with the model) and RA's intra period HM's current rule
+    # I at QP - 1, 5/4/5/4/5/4/5/1 with the model) and RA's intra period HM's current rule.
+    # The band-offset streams changed once more on purpose: the side information moved from a
+    # user_data_unregistered SEI to its own NAL unit (type 56), 18 bytes less per picture
     "ai/none": "15037d715e90112e3d4c2d02e056c59f8513b36d737ea9d51908807fbe20f102",
     "ra/none": "f7929aa90764a902e842e847ed50f70ebbcb3219b513b9efced1d7bc67eb619d",
     "ldp/none": "d078c3b5da3a538eb79333b4143dbe1266b4381f265c5e0d3facc1d01acee563",
-    "ai/band_offset": "444882e2bcc052614e0a6d7ec1bef40092048903aacc86024bd35c649049419b",
-    "ra/band_offset": "b9afe825d3228d791bcb47c41105d8c48a4b52ea5dd87735688166aaab565d60",
-    "ldp/band_offset": "168c4986846d4b13b98a7b52f4a7cdc6311dceda257599f10421d96d04348102",
+    "ai/band_offset": "1e2f4a0cde7cb19bf8311e40c967cc3a752a1aedf8a87aa6ae6ca207a15f1450",
+    "ra/band_offset": "c0e268c4d9e743ba4f1a83f0157f5b50366d2eff21d6294ef9c001c20823147b",
+    "ldp/band_offset": "58aea41be66119069ffd84442ac09fb6dc50c9d6d05e05a7e3465c1c9683e095",
 }
 
 

@@ -251,8 +251,7 @@ PYBIND11_MODULE(_core, m) {
 #else
     m.attr("X265_ASSEMBLY") = false;
 #endif
-    static const uint8_t uuid[16] = HMCNN_SIDE_INFO_UUID;
-    m.attr("SIDE_INFO_UUID") = py::bytes((const char*)uuid, 16);
+    m.attr("SIDE_INFO_NAL_TYPE") = HMCNN_SIDE_INFO_NAL_TYPE;  // the NAL unit carrying side information
 
     py::class_<PictureView>(m, "Picture", "One picture handed to a Python loop filter (valid during the call)")
         .def_readonly("y", &PictureView::y, "writable luma view (height x width, uint8)")

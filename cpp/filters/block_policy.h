@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "filters/block_map.h"
+#include "inloop_filter.h"
 
 namespace hmcnn {
 
-// Bytes a side-info SEI NAL costs on top of its payload: start code (3), NAL header (2),
-// payloadType (1), payloadSize (1), UUID (16), rbsp trailing bits (1).
-constexpr int kSeiOverheadBytes = 24;
+// Bytes the side-information NAL unit costs on top of its payload (inloop_filter.h).
+constexpr int kNalOverheadBytes = HMCNN_SIDE_INFO_NAL_OVERHEAD;
 
 // The CNN filters' default min_gain (see decide_blocks): a picture is filtered only when
 // its best block choice beats "all off" by 1 % of its distortion. Chosen by the quick and
@@ -98,8 +98,8 @@ inline double decide_blocks(const BlockCosts& costs, double lambda, bool rdo, Bl
         d_map += std::min(costs.unfiltered[i], costs.filtered[i]);
     }
     double j_off = (double)d_off;
-    double j_all = (double)d_all + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER);
-    double j_map = (double)d_map + lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
+    double j_all = (double)d_all + lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER);
+    double j_map = (double)d_map + lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
     if (j_off - min_gain * (double)d_off <= std::min(j_all, j_map)) {
         map->info.frame_on = 0;  // nothing is sent
         return j_off;
@@ -123,7 +123,7 @@ inline void decide_chroma(const ChromaCosts& c, double lambda, bool rdo, BlockMa
         *on[p] = !rdo || c.filtered[p] < c.unfiltered[p];
         if (*on[p]) gain += (double)c.unfiltered[p] - (double)c.filtered[p];
     }
-    if (rdo && !map->info.frame_on && gain <= lambda * 8 * (kSeiOverheadBytes + HMCNN_SIDE_INFO_HEADER))
+    if (rdo && !map->info.frame_on && gain <= lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER))
         *on[0] = *on[1] = 0;
 }
 

@@ -9,8 +9,6 @@
 
 namespace hmcnn_hm {
 
-const uint8_t kSideInfoUuid[16] = HMCNN_SIDE_INFO_UUID;
-
 Plugin::Plugin(const std::string& spec) : spec_(spec), library_(NULL), table_(NULL), close_(NULL) {
     std::string path = spec, options;
     std::size_t colon = spec.find(".so:");

@@ -73,9 +73,6 @@ template <class Pel>
 int filter_decoder_side(const hmcnn_filter* filter, const PelPlane<Pel> rec[3], const PictureFacts& facts,
                         const uint8_t* side_info, std::size_t side_info_size, std::string* error);
 
-// The SEI payload UUID of our side information (HMCNN_SIDE_INFO_UUID).
-extern const uint8_t kSideInfoUuid[16];
-
 }  // namespace hmcnn_hm
 
 #endif

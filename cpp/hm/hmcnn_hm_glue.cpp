@@ -1,5 +1,5 @@
 // hm-cnn-loop: see hmcnn_hm_glue.h. Written against HM's TComPic / TComSlice / SEI API
-// (HM-16.21 .. HM-18.0).
+// (HM-16.20 .. HM-18.0).
 #include "hmcnn_hm_glue.h"
 
 #include <cstdio>
@@ -55,30 +55,38 @@ void planesOf(TComPicYuv* yuv, hmcnn_hm::PelPlane<P> out[3]) {
 
 }  // namespace
 
+namespace {
+// The RBSP of the last side-information NAL unit, for the next picture to be filtered (HM
+// decodes one picture at a time: a picture's suffix NAL units arrive before it is filtered).
+std::vector<uint8_t> pendingSideInfo;
+}  // namespace
+
+bool hmcnnReadSideInfo(int nalUnitType, TComInputBitstream& rbsp) {
+  if (nalUnitType != HMCNN_SIDE_INFO_NAL_TYPE) return false;
+  const std::vector<uint8_t>& fifo = rbsp.getFifo();  // the NAL header is already read
+  pendingSideInfo.assign(fifo.begin() + rbsp.getByteLocation(), fifo.end());
+  return true;
+}
+
 void hmcnnDecodePicture(TComPic* pic) {
   hmcnn_hm::Plugin* filter = plugin();
   if (!filter) return;
-  const uint8_t* data = NULL;
+  std::vector<uint8_t> rbsp;
+  rbsp.swap(pendingSideInfo);
   std::size_t size = 0;
-  SEIMessages found = getSeisByType(pic->getSEIs(), SEI::USER_DATA_UNREGISTERED);
-  for (SEIMessages::iterator it = found.begin(); it != found.end(); ++it) {
-    SEIUserDataUnregistered* sei = static_cast<SEIUserDataUnregistered*>(*it);
-    if (std::memcmp(sei->m_uuid_iso_iec_11578, hmcnn_hm::kSideInfoUuid, 16) == 0) {
-      data = sei->m_userData.empty() ? NULL : &sei->m_userData[0];
-      size = sei->m_userData.size();
-      break;
-    }
-  }
+  if (!rbsp.empty() && hmcnn_side_info_in_rbsp(&rbsp[0], rbsp.size(), &size) != 0)
+    stop("a corrupt side-information NAL unit (no rbsp_trailing_bits)");
   hmcnn_hm::PelPlane<Pel> rec[3];
   planesOf(pic->getPicYuvRec(), rec);
   std::string error;
-  if (hmcnn_hm::filter_decoder_side(filter->table(), rec, factsOf(pic, false), data, size, &error) != 0) stop(error);
+  if (hmcnn_hm::filter_decoder_side(filter->table(), rec, factsOf(pic, false), size ? &rbsp[0] : NULL, size, &error) != 0)
+    stop(error);
   pic->getPicYuvRec()->setBorderExtension(false);  // HM re-pads references lazily
 }
 
-void hmcnnEncodePicture(TComPic* pic, SEIMessages& trailingSei) {
+bool hmcnnEncodePicture(TComPic* pic, TComOutputBitstream& out) {
   hmcnn_hm::Plugin* filter = plugin();
-  if (!filter) return;
+  if (!filter) return false;
   hmcnn_hm::PelPlane<Pel> rec[3];
   hmcnn_hm::PelPlane<const Pel> org[3];
   planesOf(pic->getPicYuvRec(), rec);
@@ -92,10 +100,8 @@ void hmcnnEncodePicture(TComPic* pic, SEIMessages& trailingSei) {
   std::string error;
   if (hmcnn_hm::filter_encoder_side(filter->table(), rec, org, factsOf(pic, true), &side, &error) != 0) stop(error);
   pic->getPicYuvRec()->setBorderExtension(false);
-  if (!side.empty()) {
-    SEIUserDataUnregistered* sei = new SEIUserDataUnregistered();
-    std::memcpy(sei->m_uuid_iso_iec_11578, hmcnn_hm::kSideInfoUuid, 16);
-    sei->m_userData = side;
-    trailingSei.push_back(sei);
-  }
+  if (side.empty()) return false;
+  for (std::size_t i = 0; i < side.size(); i++) out.write(side[i], 8);
+  out.write(0x80, 8);  // rbsp_trailing_bits: the stop bit, then alignment zeros
+  return true;
 }

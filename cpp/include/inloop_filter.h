@@ -9,9 +9,9 @@
  *
  * Side information: on the encoder side the filter may return a few bytes per
  * picture (its decisions: model id, frame and block on/off flags). The codec carries
- * them in a suffix SEI, user_data_unregistered with HMCNN_SIDE_INFO_UUID, after the
- * picture's slices, and hands exactly those bytes to the decoder-side filter. Codecs
- * treat the bytes as opaque; inloop_side_info.h defines the layout our filters use.
+ * them in a NAL unit of its own after the picture's slices (HMCNN_SIDE_INFO_NAL_TYPE,
+ * below) and hands exactly those bytes to the decoder-side filter. Codecs treat the
+ * bytes as opaque; inloop_side_info.h defines the layout our filters use.
  *
  * Plain C, no allocation across the boundary, no ownership transfer: the codec never
  * frees a filter. Filters must be reentrant: an encoder with frame threads calls
@@ -32,11 +32,28 @@ extern "C" {
 /* Largest side-information payload a codec must accept per picture. */
 #define HMCNN_MAX_SIDE_INFO 65536
 
-/* UUID (ISO/IEC 11578) of the user_data_unregistered SEI carrying side information:
- * 6d3c1b0e-9f4a-4c51-b7a2-68636e6e6c70 ("hcnnlp" in the last bytes). */
-#define HMCNN_SIDE_INFO_UUID \
-    { 0x6d, 0x3c, 0x1b, 0x0e, 0x9f, 0x4a, 0x4c, 0x51, \
-      0xb7, 0xa2, 0x68, 0x63, 0x6e, 0x6e, 0x6c, 0x70 }
+/* The NAL unit carrying a picture's side information: nal_unit_type 56, one of the types
+ * HEVC leaves unspecified (UNSPEC56..63: suffix position, after the picture's first slice;
+ * decoders that do not know it ignore it). Its RBSP is the side-information bytes followed
+ * by rbsp_trailing_bits (0x80); TemporalId as the codec's suffix SEIs. At most one per
+ * picture, none when the filter sends nothing. It costs HMCNN_SIDE_INFO_NAL_OVERHEAD bytes
+ * beyond the side information (start code 3, NAL header 2, trailing bits 1), where a
+ * user_data_unregistered SEI costs 24 (its UUID alone 16). */
+#define HMCNN_SIDE_INFO_NAL_TYPE 56
+#define HMCNN_SIDE_INFO_NAL_OVERHEAD 6
+
+/* The side information in such a NAL unit's RBSP (after the 2-byte NAL header, emulation
+ * prevention bytes removed): *size = the bytes before rbsp_trailing_bits (trailing zero
+ * bytes tolerated). Returns 0, or -1 if the stop bit is missing (a corrupt unit). */
+static inline int hmcnn_side_info_in_rbsp(const uint8_t* rbsp, size_t n, size_t* size)
+{
+    while (n > 0 && rbsp[n - 1] == 0)
+        n--;
+    if (n == 0 || rbsp[n - 1] != 0x80)
+        return -1;
+    *size = n - 1;
+    return 0;
+}
 
 /* HEVC slice_type values. */
 enum hmcnn_slice_type { HMCNN_SLICE_B = 0, HMCNN_SLICE_P = 1, HMCNN_SLICE_I = 2 };
