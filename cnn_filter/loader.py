@@ -163,32 +163,40 @@ class ExactIntegerFilter(_IntegerModels):
 
 
 def load_exact_integer_filter(path, device: str = "cpu", *, stripe: int = 512, rdo: bool = True, log2_block: int = 6,
-                              min_gain: float | None = None) -> ExactIntegerFilter:
+                              min_gain: float | None = None, search: int = 1) -> ExactIntegerFilter:
     """Integer models on libtorch (``device``: "cpu", "cuda", "cuda:N"), to the integer
     runner's bits. ValueError naming the layer if a float64 sum could stop being exact."""
     import torch  # noqa: F401  (loads libtorch before the runner extension)
 
     from cnn_filter._runner import ExactIntOptions, ExactIntRunner
 
-    models, o = _integer_options(path, ExactIntOptions(), rdo, log2_block, min_gain)
+    models, o = _integer_models(path, ExactIntOptions())
     o.device, o.stripe = device, stripe
-    options = (f"models={Path(path).resolve()};device={device};stripe={stripe};rdo={int(rdo)};log2_block={log2_block}"
-               + ("" if min_gain is None else f";min_gain={min_gain}"))
+    blocks = _block_switching(o, rdo, log2_block, min_gain, search)
+    options = f"models={Path(path).resolve()};device={device};stripe={stripe};{blocks}"
     return ExactIntegerFilter(ExactIntRunner(o), models, options)
 
 
-def _integer_options(path, o, rdo: bool, log2_block: int, min_gain: float | None):
-    """(the model set, ``o`` filled with its QPs and files and the block switching) for an
-    integer model directory; ValueError for TorchScript models or a bad min_gain."""
+def _integer_models(path, o):
+    """(the model set, ``o`` filled with its QPs and files) for an integer model directory;
+    ValueError for TorchScript models."""
     models = zoo.open_models(path)
     if not models.integer:
         raise ValueError(f"{path} holds TorchScript models, not integer ones: run `hmcnn quantize` first")
-    check_min_gain(min_gain)
     o.qps, o.paths, o.inter = models.runner_models()
-    o.log2_block, o.rdo = log2_block, rdo
+    return models, o
+
+
+def _block_switching(o, rdo: bool, log2_block: int, min_gain: float | None, search: int) -> str:
+    """Sets the block switching on a runner's options ``o`` (ValueError for a bad min_gain or
+    search) and returns it as the plug-in's options (the same filter in a codec's process)."""
+    check_min_gain(min_gain)
+    if not 1 <= search <= 8:
+        raise ValueError(f"search must be in 1..8 (models tried per picture and kind), got {search}")
+    o.log2_block, o.rdo, o.search = log2_block, rdo, search
     if min_gain is not None:
         o.min_gain = min_gain
-    return models, o
+    return f"rdo={int(rdo)};log2_block={log2_block};search={search}" + ("" if min_gain is None else f";min_gain={min_gain}")
 
 
 def check_min_gain(min_gain: float | None) -> None:
@@ -197,33 +205,36 @@ def check_min_gain(min_gain: float | None) -> None:
 
 
 def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 0, rdo: bool = True,
-                        log2_block: int = 6, min_gain: float | None = None) -> IntegerFilter:
+                        log2_block: int = 6, min_gain: float | None = None, search: int = 1) -> IntegerFilter:
     from cnn_filter._int_runner import IntFilterOptions, IntRunner
 
-    models, o = _integer_options(path, IntFilterOptions(), rdo, log2_block, min_gain)
+    models, o = _integer_models(path, IntFilterOptions())
     o.kernel, o.threads, o.stripe = kernel, threads, stripe
-    runner = IntRunner(o)
-    options = (f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};rdo={int(rdo)};"
-               f"log2_block={log2_block}" + ("" if min_gain is None else f";min_gain={min_gain}"))
-    return IntegerFilter(runner, models, options)
+    blocks = _block_switching(o, rdo, log2_block, min_gain, search)
+    options = f"models={Path(path).resolve()};kernel={kernel};threads={threads};stripe={stripe};{blocks}"
+    return IntegerFilter(IntRunner(o), models, options)
 
 
 def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int | None = None,
                 rdo: bool = True, log2_block: int = 6, integer: bool | None = None, threads: int = 1,
-                min_gain: float | None = None):
+                min_gain: float | None = None, search: int = 1):
     """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of models
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
     else CPU. ``context``: None = enough for the architecture's receptive field.
     ``integer``: None = as the directory holds (.hmq models run in the integer runner,
     ``threads`` of it, or exactly on libtorch when ``device`` is a GPU); True insists on
     integer models. ``min_gain``: the least relative
-    SSE gain that switches a picture on (None: the runners' default, block_policy.h). Raises FileNotFoundError /
-    ValueError with the reason, never crashes."""
+    SSE gain that switches a picture on (None: the runners' default, block_policy.h). ``search``: the
+    encoder tries the ``search`` models nearest in QP of the picture's kind (and, on a P or B picture
+    of a set with inter models, as many intra models) and keeps the cheapest
+    (block_switched_filter.h). Raises FileNotFoundError / ValueError with the reason, never crashes."""
     models = zoo.open_models(path)
     if integer or (integer is None and models.integer):
         if device not in (None, "cpu"):  # an integer model on a GPU: exact, the integer runner's bits
-            return load_exact_integer_filter(path, device, rdo=rdo, log2_block=log2_block, min_gain=min_gain)
-        return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block, min_gain=min_gain)
+            return load_exact_integer_filter(path, device, rdo=rdo, log2_block=log2_block, min_gain=min_gain,
+                                             search=search)
+        return load_integer_filter(path, threads=threads, rdo=rdo, log2_block=log2_block, min_gain=min_gain,
+                                   search=search)
     import torch  # loads libtorch before the runner extension
 
     from cnn_filter._runner import TorchFilterOptions, TorchRunner
@@ -234,14 +245,11 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     o.qps, o.paths, o.inter = models.runner_models()
     o.kind = models.kind or "loop"
     o.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    o.half, o.tile, o.context, o.log2_block, o.rdo = half, tile, context, log2_block, rdo
-    check_min_gain(min_gain)
-    if min_gain is not None:
-        o.min_gain = min_gain
+    o.half, o.tile, o.context = half, tile, context
+    blocks = _block_switching(o, rdo, log2_block, min_gain, search)
     f = CnnFilter(TorchRunner(o), models)
     f.plugin_options = (f"models={Path(path).resolve()};device={o.device};tile={tile};context={context};"
-                        f"log2_block={log2_block};rdo={int(rdo)};half={int(half)}"
-                        + ("" if min_gain is None else f";min_gain={min_gain}"))
+                        f"half={int(half)};{blocks}")
     return f
 
 

@@ -66,6 +66,24 @@ def test_cpp_and_python_choose_the_same_model_for_every_qp_and_slice_type():
     assert [zoo.select_index([22, 37, 27, 42], [0, 0, 1, 1], 45, st) for st in (0, 1)] == [3, 3]
 
 
+def test_the_encoder_tries_the_nearest_models_of_each_kind():
+    """search=N: the N nearest-QP models of the picture's kind, best guess first (the runners'
+    choice), then for a P or B picture of a set with inter models the N nearest intra ones."""
+    from cnn_filter._runner import candidate_models, select_model_index
+
+    qps, inter = [22, 27, 32, 37, 27, 32, 37, 42], [0] * 4 + [1] * 4
+    assert candidate_models(qps, inter, 35, 2, 1) == [3]  # I: the nearest intra model
+    assert candidate_models(qps, inter, 35, 0, 1) == [6, 3]  # B: the nearest inter, then intra
+    assert candidate_models(qps, inter, 35, 1, 2) == [6, 5, 3, 2]  # 37 is 2 away, 32 is 3
+    assert candidate_models(qps, inter, 45, 0, 3) == [7, 6, 5, 3, 2, 1]
+    assert candidate_models([22, 27, 32, 37], [], 29, 0, 2) == [1, 2]  # no inter models: one kind
+    assert candidate_models([22, 27], [], 29, 2, 8) == [1, 0]  # no more than the set holds
+    for qp in range(52):
+        for st in (0, 1, 2):
+            assert candidate_models(qps, inter, qp, st, 1)[0] == select_model_index(qps, inter, qp, st)
+    assert candidate_models([22, 32], [], 27, 2, 2) == [0, 1]  # a tie: the lower QP first
+
+
 def test_the_zoo_reads_inter_models_and_refuses_a_set_without_intra_ones(float_set, tmp_path):
     m = zoo.open_models(float_set)
     assert m.qps == (22, 27, 32, 37) and m.inter_qps == (37,)
@@ -105,6 +123,24 @@ def test_inter_models_filter_the_p_and_b_pictures_in_the_loop(float_set, carphon
     plugin = hb.load_native_filter(plugin_path(), f"models={float_set}")
     d = hb.decode(r.bitstream, loop_filter=plugin, output="memory")
     assert d.hash_ok and d.video.md5() == r.recon.md5()
+
+
+def test_search_tries_more_models_and_the_decoder_runs_the_chosen_one(float_set, carphone):
+    from cnn_filter._runner import candidate_models
+
+    f = load_filter(float_set, device="cpu", search=2)
+    assert "search=2" in f.plugin_options  # the same filter in an out-of-process codec (HM)
+    clip = carphone[:9]
+    r = hb.encode(clip, recon="memory", config="ra", qp=37, preset="medium", loop_filter=f)
+    assert r.md5_match and r.decode.hash_ok
+    qps, _, inter = zoo.open_models(float_set).runner_models()
+    allowed = {i for q, t in zip(r.slice_qps, r.frame_types)
+               for i in candidate_models(qps, [int(x) for x in inter], q, SLICE_TYPE_CODES[t], 2)}
+    assert set(model_ids(r, clip)) <= allowed
+    d = hb.decode(r.bitstream, loop_filter=hb.load_native_filter(plugin_path(), f"models={float_set}"), output="memory")
+    assert d.hash_ok and d.video.md5() == r.recon.md5()
+    with pytest.raises(ValueError, match="search must be in 1..8"):
+        load_filter(float_set, device="cpu", search=0)
 
 
 def test_a_useless_inter_model_costs_nothing(carphone, tmp_path):

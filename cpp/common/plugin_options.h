@@ -66,6 +66,7 @@ inline BlockSwitchOptions block_switch_options(const PluginOptions& o) {
     b.log2_block = o.integer("log2_block", b.log2_block);
     b.rdo = o.integer("rdo", 1) != 0;
     b.min_gain = o.number("min_gain", b.min_gain);
+    b.search = o.integer("search", b.search);
     return b;
 }
 

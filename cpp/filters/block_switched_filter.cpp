@@ -1,5 +1,6 @@
 #include "filters/block_switched_filter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -57,18 +58,41 @@ void apply(const hmcnn_picture* pic, const FilteredPlanes& f, const BlockMap& ma
 
 }  // namespace
 
+namespace {
+
+// The models of one kind (inter or not), nearest in QP first (ties: the lower QP).
+std::vector<int> nearest_models(const std::vector<int>& qps, const std::vector<int>& inter, int qp, bool want_inter) {
+    std::vector<int> out;
+    for (size_t i = 0; i < qps.size(); i++)
+        if ((i < inter.size() && inter[i] != 0) == want_inter) out.push_back((int)i);
+    std::stable_sort(out.begin(), out.end(), [&](int a, int b) {
+        int da = std::abs(qps[a] - qp), db = std::abs(qps[b] - qp);
+        return da != db ? da < db : qps[a] < qps[b];
+    });
+    return out;
+}
+
+bool has_inter(const std::vector<int>& inter) {
+    return std::any_of(inter.begin(), inter.end(), [](int f) { return f != 0; });
+}
+
+}  // namespace
+
 int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type) {
-    auto is_inter = [&](size_t i) { return i < inter.size() && inter[i] != 0; };
-    bool want = false;
-    if (slice_type != HMCNN_SLICE_I)
-        for (size_t i = 0; i < qps.size(); i++) want = want || is_inter(i);
-    int best = -1;
-    for (size_t i = 0; i < qps.size(); i++) {
-        if (is_inter(i) != want) continue;
-        int d = std::abs(qps[i] - qp), bd = best < 0 ? 0 : std::abs(qps[best] - qp);
-        if (best < 0 || d < bd || (d == bd && qps[i] < qps[best])) best = (int)i;
+    std::vector<int> kind = nearest_models(qps, inter, qp, slice_type != HMCNN_SLICE_I && has_inter(inter));
+    return kind.empty() ? 0 : kind[0];
+}
+
+std::vector<int> candidate_models(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type,
+                                  int search) {
+    const bool inter_picture = slice_type != HMCNN_SLICE_I && has_inter(inter);
+    std::vector<int> out = nearest_models(qps, inter, qp, inter_picture);
+    out.resize(std::min(out.size(), (size_t)search));
+    if (inter_picture) {  // the intra models too: on some P/B pictures they gain more
+        std::vector<int> intra = nearest_models(qps, inter, qp, false);
+        out.insert(out.end(), intra.begin(), intra.begin() + std::min(intra.size(), (size_t)search));
     }
-    return best < 0 ? 0 : best;
+    return out;
 }
 
 PictureModels::PictureModels(const std::vector<int>& qps, size_t files, const std::vector<int>& inter)
@@ -110,6 +134,7 @@ BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, 
     if (!models_ || models_->count() < 1) throw std::invalid_argument("no models to filter with");
     if (opt_.log2_block < 3 || opt_.log2_block > 8) throw std::invalid_argument("log2_block must be in 3..8");
     if (!(opt_.min_gain >= 0)) throw std::invalid_argument("min_gain must be >= 0");
+    if (opt_.search < 1 || opt_.search > 8) throw std::invalid_argument("search must be in 1..8");
 }
 
 const char* BlockSwitchedFilter::last_error() { return g_last_error.c_str(); }
@@ -132,14 +157,14 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
             c.cost = decide_blocks(costs, lambda, opt_.rdo, &c.map, opt_.min_gain);
             return c;
         };
-        Choice best = try_model(m.select_model(pic->slice_qp, pic->slice_type));
-        // A P or B picture of a set with inter models also tries the intra model of its QP and
-        // keeps the cheaper (the model's index travels in the side information, so the decoder
-        // runs only the chosen one): with the inter models a picture never costs more, in its
-        // own D + lambda * R, than the intra models alone would make it.
-        const int intra = m.select_model(pic->slice_qp, HMCNN_SLICE_I);
-        if (opt_.rdo && intra != best.map.info.model_id) {
-            Choice other = try_model(intra);
+        // The candidates (candidate_models; without rdo only the first) are tried and the
+        // cheapest kept (the model's index travels in the side information, so the decoder
+        // runs only the chosen one): with inter models a P or B picture never costs more, in
+        // its own D + lambda * R, than the intra models alone would make it.
+        const std::vector<int> tried = m.candidates(pic->slice_qp, pic->slice_type, opt_.rdo ? opt_.search : 1);
+        Choice best = try_model(tried[0]);
+        for (size_t i = 1; i < tried.size(); i++) {
+            Choice other = try_model(tried[i]);
             if (other.cost < best.cost) best = std::move(other);
         }
         FilteredPlanes& f = best.f;

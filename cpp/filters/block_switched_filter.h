@@ -30,6 +30,7 @@ struct BlockSwitchOptions {
     int log2_block = 6;                 // on/off block size (3..8)
     bool rdo = true;                    // false: every block (and chroma plane) on
     double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
+    int search = 1;  // encoder: models tried per picture, the nearest in QP of each kind (1..8)
 };
 
 // A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP
@@ -38,6 +39,13 @@ struct BlockSwitchOptions {
 // nearest-QP other model (ties: the lower QP). Python twin: cnn_filter.zoo.select_index
 // (a test checks both agree for every QP and slice type).
 int select_model_index(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type);
+
+// The models the encoder tries on a picture, best guess first: the `search` models of the
+// picture's kind nearest in QP (select_model_index's order: distance, then the lower QP),
+// and for a P or B picture of a set with inter models the `search` nearest intra models too.
+// The encoder keeps the cheapest by D + lambda * R; the decoder runs the one it is told.
+std::vector<int> candidate_models(const std::vector<int>& qps, const std::vector<int>& inter, int qp, int slice_type,
+                                  int search);
 
 // What a runner provides: its models, and a picture through one of them. The model list
 // (trained QPs, inter flags) and the choice among them are the same for every runner.
@@ -54,6 +62,9 @@ public:
     bool is_inter(int index) const { return index < (int)inter_.size() && inter_[index] != 0; }
     // The model for a picture of slice QP `qp` and HEVC `slice_type` (select_model_index).
     int select_model(int qp, int slice_type) const { return select_model_index(qps_, inter_, qp, slice_type); }
+    std::vector<int> candidates(int qp, int slice_type, int search) const {
+        return candidate_models(qps_, inter_, qp, slice_type, search);
+    }
     virtual bool yuv() const = 0;  // filters the chroma planes too
     virtual void check_picture(const hmcnn_picture* pic) const = 0;  // throws std::runtime_error
     virtual FilteredPlanes filter_picture(int index, const hmcnn_picture* pic) const = 0;

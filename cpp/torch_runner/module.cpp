@@ -137,6 +137,8 @@ PYBIND11_MODULE(_runner, m) {
 
     m.def("select_model_index", &select_model_index, py::arg("qps"), py::arg("inter"), py::arg("qp"),
           py::arg("slice_type"), "the runners' model choice (block_switched_filter.h; twin of zoo.select_index)");
+    m.def("candidate_models", &candidate_models, py::arg("qps"), py::arg("inter"), py::arg("qp"), py::arg("slice_type"),
+          py::arg("search"), "the models the encoder tries on a picture, best guess first (block_switched_filter.h)");
     m.def("exact_sum_bound", [](const std::string& path) {
         IntModel model = IntModel::load(path);
         std::vector<std::pair<std::string, double>> out;
