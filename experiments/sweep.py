@@ -96,6 +96,7 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
     ("auto" or N): each job is coded as segments where its codec and config allow a cut
     (hm_bridge.segments; the joined stream is the whole encode's, so keys are unchanged)."""
     from hm_bridge.codec import CODECS, get_codec
+    from cnn_filter.filters import NO_FILTER
     from hm_bridge._core import SIDE_INFO_NAL_TYPE
     from hm_bridge.configs import UNSUPPORTED
 
@@ -143,7 +144,7 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
                     what = [seq.name, source, exp.frames, config, qp, exp.preset, fingerprints[arm],
                             exp.qp_cascade, placement] + ([codec_version] if codec_name != "x265" else []) + \
                         ([f"{exp.bit_depth}-bit"] if exp.bit_depth != 8 else []) + \
-                        ([carriage] if spec != "none" and placement == "loop" else [])
+                        ([carriage] if spec not in NO_FILTER and placement == "loop" else [])
                     key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
                     keep = pictures_dir is not None and qp == crop_qp(exp.qps)
                     jobs.append(Job(key, seq.name, seq.cls, config, qp, arm, spec, exp.frames, exp.preset,

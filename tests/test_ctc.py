@@ -528,3 +528,19 @@ def test_ray_a_job_that_crashes_its_worker_is_a_failed_row(tmp_path):
         errors = [e for (e,) in c.execute("SELECT error FROM jobs WHERE status = 'failed'")]
     assert arms == {"anchor": "done", "test": "failed"}
     assert all(e.startswith("the Ray task died: ") for e in errors), errors
+
+
+def test_job_keys_name_the_side_information_carriage(monkeypatch):
+    """A filter's rates depend on how its side information travels: the test arm's keys
+    change with the carriage (a store of another carriage is not reused), the filter-off
+    anchor's do not."""
+    import hm_bridge._core as core
+
+    def keys():
+        return {(j.arm, j.sequence, j.config, j.qp): j.key for j in plan(_exp(configs=["ai"]))[0]}
+
+    before = keys()
+    monkeypatch.setattr(core, "SIDE_INFO_NAL_TYPE", 57)
+    after = keys()
+    assert before.keys() == after.keys()
+    assert all((before[k] == after[k]) == (k[0] == "anchor") for k in before)
