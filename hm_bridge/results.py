@@ -78,7 +78,7 @@ class EncodeResult:
     slice_qps: list[int]  # display order: the QP each picture was coded at
     recon_md5s: list[str]  # display order: MD5 of each reconstructed picture's I420 bytes
     rate_bytes: int  # all bytes but the picture-hash SEI (= bits_per_frame.sum() / 8)
-    side_info_bytes: int  # bytes of the filter's side-information SEI NAL units
+    side_info_bytes: int  # bytes of the filter's side-information NAL units
     seconds: float  # encode wall time (the codec's, measurements excluded)
     config: str
     qp: int
