@@ -1,10 +1,9 @@
-// hm-cnn-loop: see hmcnn_hm_glue.h. Written against HM's TComPic / TComSlice / SEI API
+// hm-cnn-loop: see hmcnn_hm_glue.h. Written against HM's TComPic / TComSlice / bitstream API
 // (HM-16.20 .. HM-18.0).
 #include "hmcnn_hm_glue.h"
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -53,12 +52,10 @@ void planesOf(TComPicYuv* yuv, hmcnn_hm::PelPlane<P> out[3]) {
   }
 }
 
-}  // namespace
-
-namespace {
 // The RBSP of the last side-information NAL unit, for the next picture to be filtered (HM
 // decodes one picture at a time: a picture's suffix NAL units arrive before it is filtered).
 std::vector<uint8_t> pendingSideInfo;
+
 }  // namespace
 
 bool hmcnnReadSideInfo(int nalUnitType, TComInputBitstream& rbsp) {
