@@ -125,22 +125,32 @@ def test_inter_models_filter_the_p_and_b_pictures_in_the_loop(float_set, carphon
     assert d.hash_ok and d.video.md5() == r.recon.md5()
 
 
-def test_search_tries_more_models_and_the_decoder_runs_the_chosen_one(float_set, carphone):
-    from cnn_filter._runner import candidate_models
+def test_search_tries_more_models_and_the_decoder_runs_the_chosen_one(carphone, tmp_path):
+    """With its QP-32 model untrained (random weights), a set filters QP-32 pictures only
+    with search=2, through the next-nearest model (27 or 37), whose index the decoder (the
+    plug-in) follows; search=1 tries the broken model alone."""
+    from cnn_filter import create_model
+    from cnn_filter.export import export_torchscript
 
-    f = load_filter(float_set, device="cpu", search=2)
+    broken = tmp_path / "broken"
+    shutil.copytree(REPO / "models" / "vrcnn", broken)
+    torch.manual_seed(3)
+    export_torchscript(create_model("vrcnn"), broken / "qp32.pt")  # random weights
+    clip = carphone[:3]
+    one = hb.encode(clip, recon="memory", config="ai", qp=32, preset="medium",
+                    loop_filter=load_filter(broken, device="cpu"))
+    assert set(model_ids(one, clip)) <= {2}  # the broken model or nothing
+    f = load_filter(broken, device="cpu", search=2)
     assert "search=2" in f.plugin_options  # the same filter in an out-of-process codec (HM)
-    clip = carphone[:9]
-    r = hb.encode(clip, recon="memory", config="ra", qp=37, preset="medium", loop_filter=f)
-    assert r.md5_match and r.decode.hash_ok
-    qps, _, inter = zoo.open_models(float_set).runner_models()
-    allowed = {i for q, t in zip(r.slice_qps, r.frame_types)
-               for i in candidate_models(qps, [int(x) for x in inter], q, SLICE_TYPE_CODES[t], 2)}
-    assert set(model_ids(r, clip)) <= allowed
-    d = hb.decode(r.bitstream, loop_filter=hb.load_native_filter(plugin_path(), f"models={float_set}"), output="memory")
-    assert d.hash_ok and d.video.md5() == r.recon.md5()
+    two = hb.encode(clip, recon="memory", config="ai", qp=32, preset="medium", loop_filter=f)
+    assert two.md5_match and two.decode.hash_ok
+    ids = model_ids(two, clip)
+    assert set(ids) <= {1, 2, 3} and ids[1] + ids[3] > 0  # QP 27 or 37 chosen somewhere
+    assert two.psnr.y > one.psnr.y
+    d = hb.decode(two.bitstream, loop_filter=hb.load_native_filter(plugin_path(), f"models={broken}"), output="memory")
+    assert d.hash_ok and d.video.md5() == two.recon.md5()
     with pytest.raises(ValueError, match="search must be in 1..8"):
-        load_filter(float_set, device="cpu", search=0)
+        load_filter(broken, device="cpu", search=0)
 
 
 def test_a_useless_inter_model_costs_nothing(carphone, tmp_path):

@@ -56,10 +56,6 @@ void apply(const hmcnn_picture* pic, const FilteredPlanes& f, const BlockMap& ma
         apply_block_map(pic, f.y, f.u, f.v, map);
 }
 
-}  // namespace
-
-namespace {
-
 // The models of one kind (inter or not), nearest in QP first (ties: the lower QP).
 std::vector<int> nearest_models(const std::vector<int>& qps, const std::vector<int>& inter, int qp, bool want_inter) {
     std::vector<int> out;

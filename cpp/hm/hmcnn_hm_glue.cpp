@@ -66,10 +66,10 @@ bool hmcnnReadSideInfo(int nalUnitType, TComInputBitstream& rbsp) {
 }
 
 void hmcnnDecodePicture(TComPic* pic) {
+  std::vector<uint8_t> rbsp;
+  rbsp.swap(pendingSideInfo);  // this picture's, whether or not a filter runs
   hmcnn_hm::Plugin* filter = plugin();
   if (!filter) return;
-  std::vector<uint8_t> rbsp;
-  rbsp.swap(pendingSideInfo);
   std::size_t size = 0;
   if (!rbsp.empty() && hmcnn_side_info_in_rbsp(&rbsp[0], rbsp.size(), &size) != 0)
     stop("a corrupt side-information NAL unit (no rbsp_trailing_bits)");
