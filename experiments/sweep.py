@@ -97,7 +97,7 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
     (hm_bridge.segments; the joined stream is the whole encode's, so keys are unchanged)."""
     from hm_bridge.codec import CODECS, get_codec
     from cnn_filter.filters import NO_FILTER
-    from hm_bridge._core import SIDE_INFO_NAL_TYPE
+    from hm_bridge._core import SIDE_INFO_LAYOUT, SIDE_INFO_NAL_TYPE
     from hm_bridge.configs import UNSUPPORTED
 
     seq_dir = Path(exp.sequence_dir) if exp.sequence_dir else None
@@ -113,8 +113,8 @@ def plan(exp: Experiment, pictures_dir: Path | None = None,
             configs.append(c)
     jobs = []
     fingerprints = {arm: exp.filter_fingerprint(spec) for arm, spec in (("anchor", exp.anchor), ("test", exp.test))}
-    # how a filter's side information travels (a change of carriage changes the rates)
-    carriage = f"side-info NAL {SIDE_INFO_NAL_TYPE}"
+    # how a filter's side information travels and is laid out (either changes the rates)
+    carriage = f"side-info NAL {SIDE_INFO_NAL_TYPE} layout {SIDE_INFO_LAYOUT}"
     selected = catalogue.select(exp.classes, exp.sequences)
     missing = []
     for seq in selected:

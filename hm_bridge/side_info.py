@@ -1,15 +1,17 @@
-"""Side-information layout v1, the Python mirror of cpp/include/inloop_side_info.h.
+"""Side-information layout 2, the Python mirror of cpp/include/inloop_side_info.h.
 
 Codecs carry these bytes opaquely in a NAL unit of type 56 (inloop_filter.h); filters
-write them on the encoder side and read them on the decoder side::
+write them on the encoder side and read them on the decoder side. A bit string, most
+significant bit first, zero-padded to whole bytes; ue(v) is HEVC's Exp-Golomb code::
 
-    byte 0   layout version (1)
-    byte 1   model id (0..255)
-    byte 2   flags: bit 0 luma on ("frame on"), bit 1 block map present (else every block
-             is on), bit 2 Cb filtered, bit 3 Cr filtered (whole planes), bit 4 model hash
-    byte 3   log2 block size (6 = 64x64)
-    2 bytes  only with bit 4: the model file's 16-bit content hash, big-endian
-    then     block map (only with bit 1): one bit per block, raster order, MSB first
+    u(1)  luma on ("frame on")
+    u(1)  more flags follow; if 1: u(1) Cb filtered, u(1) Cr filtered, u(1) model hash present
+    ue(v) model id (0..255), if anything is filtered
+    u(16) the model file's 16-bit content hash, if present
+    if luma on: u(1) block map present; if 1:
+        u(3) log2 block size - 3, u(1) run-coded,
+        then one bit per block (raster order, 1 = on), or, run-coded: u(1) the first
+        block's bit and ue(v) of each run's length - 1 until every block is covered
 """
 from __future__ import annotations
 
@@ -17,12 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-VERSION = 1
-_FRAME_ON = 1
-_HAS_MAP = 2
-_CB_ON = 4
-_CR_ON = 8
-_HAS_HASH = 16
+from hm_bridge._core import SIDE_INFO_LAYOUT as LAYOUT  # HMCNN_SIDE_INFO_LAYOUT
 
 
 @dataclass(frozen=True)
@@ -46,43 +43,102 @@ def block_grid(width: int, height: int, log2_block: int) -> tuple[int, int]:
     return (height + s - 1) // s, (width + s - 1) // s
 
 
+def _ue(v: int) -> str:
+    code = bin(v + 1)[2:]
+    return "0" * (len(code) - 1) + code
+
+
+def _runs(bits: np.ndarray) -> list[int]:
+    edges = np.flatnonzero(np.diff(bits.astype(np.int8))) + 1
+    return np.diff(np.concatenate([[0], edges, [bits.size]])).tolist()
+
+
 def pack(model_id: int, blocks: np.ndarray, log2_block: int = 6, frame_on: bool | None = None,
          cb_on: bool = False, cr_on: bool = False, model_hash: int | None = None) -> bytes:
     """Side information for a (blocks_y, blocks_x) luma on/off map (luma is on if any
     block is) and the two chroma planes' flags."""
     if not 0 <= model_id <= 255:
         raise ValueError("model_id must be in 0..255")
-    if not 3 <= log2_block <= 8:
-        raise ValueError("log2_block must be in 3..8")
-    blocks = np.asarray(blocks, dtype=bool)
+    if not 3 <= log2_block <= 10:
+        raise ValueError("log2_block must be in 3..10")
+    blocks = np.asarray(blocks, dtype=bool).reshape(-1)
     if frame_on is None:
         frame_on = bool(blocks.any())
     has_map = frame_on and not bool(blocks.all())
-    flags = (_FRAME_ON if frame_on else 0) | (_HAS_MAP if has_map else 0) | (_CB_ON if cb_on else 0) | (
-        _CR_ON if cr_on else 0) | (_HAS_HASH if model_hash is not None else 0)
-    head = bytes([VERSION, model_id, flags, log2_block])
+    more = cb_on or cr_on or model_hash is not None
+    bits = f"{int(frame_on)}{int(more)}"
+    if more:
+        bits += f"{int(cb_on)}{int(cr_on)}{int(model_hash is not None)}"
+    if frame_on or cb_on or cr_on:
+        bits += _ue(model_id)
     if model_hash is not None:
-        head += int(model_hash).to_bytes(2, "big")
-    return head + (np.packbits(blocks.reshape(-1)).tobytes() if has_map else b"")
+        bits += format(int(model_hash) & 0xFFFF, "016b")
+    if frame_on:
+        bits += str(int(has_map))
+        if has_map:
+            bits += format(log2_block - 3, "03b")
+            run_code = str(int(blocks[0])) + "".join(_ue(r - 1) for r in _runs(blocks))
+            raw = "".join("1" if b else "0" for b in blocks)
+            bits += "1" + run_code if len(run_code) < len(raw) else "0" + raw
+    bits += "0" * (-len(bits) % 8)
+    return int(bits, 2).to_bytes(len(bits) // 8, "big")
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.bits = "".join(format(b, "08b") for b in data)
+        self.pos = 0
+
+    def u(self, n: int) -> int:
+        if self.pos + n > len(self.bits):
+            raise ValueError("side information ends early")
+        v = int(self.bits[self.pos:self.pos + n] or "0", 2)
+        self.pos += n
+        return v
+
+    def ue(self) -> int:
+        zeros = 0
+        while self.u(1) == 0:
+            zeros += 1
+            if zeros > 31:
+                raise ValueError("malformed Exp-Golomb code in side information")
+        return (1 << zeros) - 1 + self.u(zeros)
 
 
 def unpack(data: bytes, width: int, height: int) -> SideInfo:
     """Parses side information of a width x height picture; ValueError if malformed."""
     data = bytes(data)
-    if len(data) < 4 or data[0] != VERSION or not 3 <= data[3] <= 8:
-        raise ValueError(f"malformed side information ({len(data)} bytes)")
-    model_id, flags, log2_block = data[1], data[2], data[3]
+    if not data:
+        raise ValueError("empty side information")
+    r = _Reader(data)
+    frame_on = bool(r.u(1))
+    cb_on = cr_on = has_hash = False
+    if r.u(1):
+        cb_on, cr_on, has_hash = bool(r.u(1)), bool(r.u(1)), bool(r.u(1))
+    model_id = r.ue() if frame_on or cb_on or cr_on else 0
+    if model_id > 255:
+        raise ValueError(f"side information names model {model_id} (at most 255)")
+    model_hash = r.u(16) if has_hash else None
+    has_map = bool(r.u(1)) if frame_on else False
+    log2_block = r.u(3) + 3 if has_map else 6
     by, bx = block_grid(width, height, log2_block)
-    has_map = bool(flags & _HAS_MAP)
-    map_at = 4 + (2 if flags & _HAS_HASH else 0)
-    expected = map_at + ((by * bx + 7) // 8 if has_map else 0)
-    if len(data) != expected:
-        raise ValueError(f"side information is {len(data)} bytes, expected {expected}")
-    model_hash = int.from_bytes(data[4:6], "big") if flags & _HAS_HASH else None
+    n = by * bx
     if has_map:
-        bits = np.unpackbits(np.frombuffer(data, np.uint8, offset=map_at))[: by * bx]
-        blocks = bits.astype(bool).reshape(by, bx)
+        if r.u(1):
+            bit, flat = r.u(1), []
+            while len(flat) < n:
+                run = r.ue() + 1
+                if len(flat) + run > n:
+                    raise ValueError("side information's block runs overrun the picture")
+                flat += [bit] * run
+                bit ^= 1
+        else:
+            flat = [r.u(1) for _ in range(n)]
+        blocks = np.array(flat, dtype=bool).reshape(by, bx)
     else:
         blocks = np.ones((by, bx), dtype=bool)
-    return SideInfo(model_id, bool(flags & _FRAME_ON), log2_block, blocks, bool(flags & _CB_ON), bool(flags & _CR_ON),
-                    model_hash)
+    if len(data) != (r.pos + 7) // 8:
+        raise ValueError(f"side information is {len(data)} bytes, expected {(r.pos + 7) // 8}")
+    if r.bits[r.pos:].strip("0"):
+        raise ValueError("side information's padding is not zero")
+    return SideInfo(model_id, frame_on, log2_block, blocks, cb_on, cr_on, model_hash)

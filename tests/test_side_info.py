@@ -1,4 +1,8 @@
 """Side information: per-block maps round-trip exactly; blocks flagged off are untouched."""
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,23 +10,93 @@ import hm_bridge as hb
 from hm_bridge import side_info
 from hm_bridge.bitstream import side_info_payloads
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _random_case(rng):
+    w, h = int(rng.integers(8, 1921)) // 2 * 2, int(rng.integers(8, 1081)) // 2 * 2
+    log2 = int(rng.integers(3, 11))
+    grid = side_info.block_grid(w, h, log2)
+    kind = rng.integers(0, 4)  # random, clustered (runs), all on, all off
+    if kind == 1:
+        blocks = np.cumsum(rng.random(grid[0] * grid[1]) < 0.05).reshape(grid) % 2 == 0
+    else:
+        blocks = np.full(grid, kind == 2) if kind >= 2 else rng.random(grid) < rng.random()
+    model_hash = int(rng.integers(0, 65536)) if rng.random() < 0.3 else None
+    return w, h, log2, int(rng.integers(0, 256)), blocks, bool(rng.random() < 0.2), bool(rng.random() < 0.2), model_hash
+
 
 def test_pack_unpack_round_trip_random_maps():
     rng = np.random.default_rng(1)
-    for _ in range(200):
-        w, h = int(rng.integers(8, 1921)) // 2 * 2, int(rng.integers(8, 1081)) // 2 * 2
-        log2 = int(rng.integers(3, 9))
-        grid = side_info.block_grid(w, h, log2)
-        blocks = rng.random(grid) < rng.random()
-        model = int(rng.integers(0, 256))
-        data = side_info.pack(model, blocks, log2)
+    sizes = set()
+    for _ in range(300):
+        w, h, log2, model, blocks, cb, cr, model_hash = _random_case(rng)
+        data = side_info.pack(model, blocks, log2, cb_on=cb, cr_on=cr, model_hash=model_hash)
         got = side_info.unpack(data, w, h)
-        assert got.model_id == model and got.log2_block == log2 and got.frame_on == bool(blocks.any())
-        if got.frame_on:
-            assert np.array_equal(got.blocks, blocks)
+        assert got.frame_on == bool(blocks.any()) and (got.cb_on, got.cr_on, got.model_hash) == (cb, cr, model_hash)
+        if got.frame_on or cb or cr:
+            assert got.model_id == model
+        if got.frame_on and not blocks.all():
+            assert got.log2_block == log2 and np.array_equal(got.blocks, blocks)
+        elif got.frame_on:
+            assert got.blocks.all()
+        sizes.add(len(data))
+    assert len(sizes) > 20
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x02\x00\x01\x06", b"\x01\x00\x03\x06", b"\x01\x00\x01\x09", b"\x01\x00\x03\x06\x00\x00\x00"])
+def test_layout_sizes():
+    """The whole-picture case is one byte for the models 0..6; a clustered map is run-coded."""
+    assert [len(side_info.pack(m, np.ones((3, 3), bool))) for m in (0, 2, 6, 7)] == [1, 1, 1, 2]
+    assert side_info.pack(0, np.ones((3, 3), bool)) == bytes([0b10100000])  # on, no more, ue(0), no map
+    blocks = np.zeros((12, 20), bool)
+    blocks[:6] = True  # two runs of 120 blocks: far fewer than 240 bits
+    data = side_info.pack(3, blocks, 6)
+    assert len(data) < 6 and np.array_equal(side_info.unpack(data, 1280, 720).blocks, blocks)
+
+
+def test_c_and_python_write_and_read_the_same_bytes(tmp_path):
+    """cpp/include/inloop_side_info.h (compiled here) and hm_bridge/side_info.py: the same
+    bytes for the same fields, and each reads back the other's fields."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    exe = tmp_path / "side_info_codec"
+    subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Werror", "-I", str(REPO / "cpp" / "include"),
+                    str(REPO / "tests" / "c" / "side_info_codec.c"), "-o", str(exe)], check=True)
+    rng = np.random.default_rng(2)
+    cases = [_random_case(rng) for _ in range(300)]
+    lines = []
+    for w, h, log2, model, blocks, cb, cr, model_hash in cases:
+        bits = "".join("1" if b else "0" for b in blocks.reshape(-1))
+        lines.append(f"{w} {h} {log2} {model} {int(blocks.any())} {int(cb)} {int(cr)} "
+                     f"{-1 if model_hash is None else model_hash} {bits}")
+    out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True)
+    results = out.stdout.splitlines()
+    assert len(results) == len(cases)
+    for (w, h, log2, model, blocks, cb, cr, model_hash), line in zip(cases, results):
+        hexdata, model_id, frame_on, got_log2, got_cb, got_cr, got_hash, got_map = line.split()
+        data = side_info.pack(model, blocks, log2, cb_on=cb, cr_on=cr, model_hash=model_hash)
+        assert bytes.fromhex(hexdata) == data
+        mine = side_info.unpack(data, w, h)
+        assert (int(frame_on), int(got_cb), int(got_cr)) == (mine.frame_on, mine.cb_on, mine.cr_on)
+        assert int(got_hash) == (-1 if mine.model_hash is None else mine.model_hash)
+        if mine.frame_on or cb or cr:
+            assert int(model_id) == mine.model_id == model
+        if mine.frame_on:
+            assert int(got_log2) == mine.log2_block
+            assert got_map == "".join("1" if b else "0" for b in mine.blocks.reshape(-1))
+
+
+@pytest.mark.parametrize("bad", [
+    b"",                    # nothing
+    b"\xa0\x00",            # one byte too many (0xa0: on, no more flags, model 0, no map)
+    b"\x00\x01",            # off, then a stray byte
+    b"\xa1",                 # nonzero padding
+    b"\x80",                 # on, the model's ue(v) cut short
+    b"\x80\x00\x00\x00\x00\x00",  # a model id beyond 31 zero bits
+    b"\xb0",                 # a raw map of 8x8 blocks, cut short
+    b"\xb7\x8a",            # a run of 10 in a map of 9 blocks (176x144, 64x64)
+])
 def test_malformed_side_info_is_rejected(bad):
     with pytest.raises(ValueError):
         side_info.unpack(bad, 176, 144)

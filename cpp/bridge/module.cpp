@@ -13,6 +13,7 @@
 #include "bridge/de265_decoder.h"
 #include "bridge/python_filter.h"
 #include "bridge/x265_encoder.h"
+#include "inloop_side_info.h"
 #include "common/i420_picture.h"
 #include "filters/block_policy.h"
 #include "filters/block_switched_filter.h"
@@ -252,6 +253,7 @@ PYBIND11_MODULE(_core, m) {
     m.attr("X265_ASSEMBLY") = false;
 #endif
     m.attr("SIDE_INFO_NAL_TYPE") = HMCNN_SIDE_INFO_NAL_TYPE;  // the NAL unit carrying side information
+    m.attr("SIDE_INFO_LAYOUT") = HMCNN_SIDE_INFO_LAYOUT;      // our filters' layout of it
 
     py::class_<PictureView>(m, "Picture", "One picture handed to a Python loop filter (valid during the call)")
         .def_readonly("y", &PictureView::y, "writable luma view (height x width, uint8)")

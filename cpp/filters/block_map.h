@@ -1,4 +1,4 @@
-// Block on/off maps as our filters signal them (side-information layout v1,
+// Block on/off maps as our filters signal them (side-information layout 2,
 // inloop_side_info.h): read in one pass, written once, applied block by block.
 #pragma once
 #include <algorithm>
@@ -32,11 +32,13 @@ inline BlockMap make_block_map(int width, int height, int log2_block, int model_
 
 // Parses side information of a width x height picture in one pass; false if malformed.
 inline bool read_block_map(const uint8_t* data, size_t size, int width, int height, BlockMap* out) {
-    if (size < HMCNN_SIDE_INFO_HEADER || data[3] < 3 || data[3] > 8) return false;
-    int bx, by;
-    out->on.resize((size_t)hmcnn_side_info_blocks(width, height, data[3], &bx, &by));
+    if (hmcnn_side_info_read(data, size, width, height, &out->info, nullptr, 0) != 0) return false;  // the grid
+    out->on.resize((size_t)out->info.blocks_x * out->info.blocks_y);
     return hmcnn_side_info_read(data, size, width, height, &out->info, out->on.data(), out->on.size()) == 0;
 }
+
+// Bytes the map's side information takes (what the encoder's D + lambda * R prices).
+inline size_t block_map_bytes(const BlockMap& map) { return hmcnn_side_info_size(&map.info, map.on.data()); }
 
 // Writes the map as side information; returns the byte count (0: does not fit).
 inline size_t write_block_map(const BlockMap& map, uint8_t* out, size_t capacity) {

@@ -1,8 +1,8 @@
 // The one block on/off policy of our native filters (smoothing, libtorch CNN, ...): the
 // encoder keeps, per block of the side-information map, the filtered or the unfiltered
 // samples, and chooses between "frame off" (nothing sent), "every block on" and "a block
-// map" by D + lambda * R, with D the luma SSE against the source and R the side
-// information's bits. The decoder only follows the map.
+// map" by D + lambda * R, with D the luma SSE against the source and R the bits of the
+// side-information NAL unit as it would be written (inloop_side_info.h). The decoder only follows the map.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -97,16 +97,18 @@ inline double decide_blocks(const BlockCosts& costs, double lambda, bool rdo, Bl
         d_all += costs.filtered[i];
         d_map += std::min(costs.unfiltered[i], costs.filtered[i]);
     }
+    const double per_byte = lambda * 8;
     double j_off = (double)d_off;
-    double j_all = (double)d_all + lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER);
-    double j_map = (double)d_map + lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER + (n + 7) / 8);
+    double j_all = (double)d_all + per_byte * (double)(kNalOverheadBytes + block_map_bytes(*map));
+    for (size_t i = 0; i < n; i++) map->on[i] = costs.filtered[i] < costs.unfiltered[i];
+    double j_map = (double)d_map + per_byte * (double)(kNalOverheadBytes + block_map_bytes(*map));
     if (j_off - min_gain * (double)d_off <= std::min(j_all, j_map)) {
         map->info.frame_on = 0;  // nothing is sent
         return j_off;
     }
-    if (j_all <= j_map) return j_all;
-    for (size_t i = 0; i < n; i++) map->on[i] = costs.filtered[i] < costs.unfiltered[i];
-    return j_map;
+    if (j_map < j_all) return j_map;
+    std::fill(map->on.begin(), map->on.end(), 1);
+    return j_all;
 }
 
 struct ChromaCosts {
@@ -123,7 +125,7 @@ inline void decide_chroma(const ChromaCosts& c, double lambda, bool rdo, BlockMa
         *on[p] = !rdo || c.filtered[p] < c.unfiltered[p];
         if (*on[p]) gain += (double)c.unfiltered[p] - (double)c.filtered[p];
     }
-    if (rdo && !map->info.frame_on && gain <= lambda * 8 * (kNalOverheadBytes + HMCNN_SIDE_INFO_HEADER))
+    if (rdo && !map->info.frame_on && gain <= lambda * 8 * (double)(kNalOverheadBytes + block_map_bytes(*map)))
         *on[0] = *on[1] = 0;
 }
 
