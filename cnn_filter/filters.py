@@ -7,7 +7,7 @@ knows native plug-ins and CNN model directories alike).
     smoothing:always     the same, every block on
     LIB.so[:OPTIONS]     a native filter from a shared library (hm_bridge.load_native_filter)
     PATH[:OPTIONS]       a CNN filter (a model file or a directory of per-QP models);
-                         OPTIONS: ';'-separated rdo=0|1, min_gain=G, log2_block=N, search=N, threads=N,
+                         OPTIONS: ';'-separated rdo=0|1, min_gain=G, log2_block=N, search=N, block_sizes=N, threads=N,
                          device=cpu|cuda|cuda:N (integer models on a GPU run exactly, the same bits)
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ _NAMED = {
     "smoothing": lambda hb: hb.SmoothingFilter(),
     "smoothing:always": lambda hb: hb.SmoothingFilter(rdo=False),
 }
-_MODEL_OPTIONS = {"rdo": lambda v: bool(int(v)), "min_gain": float, "log2_block": int, "search": int, "threads": int,
-                  "device": str}
+_MODEL_OPTIONS = {"rdo": lambda v: bool(int(v)), "min_gain": float, "log2_block": int, "search": int,
+                  "block_sizes": int, "threads": int, "device": str}
 
 
 def _model_options(text: str) -> dict:

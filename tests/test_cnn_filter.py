@@ -406,3 +406,24 @@ def test_a_manifest_without_the_receptive_radius_is_refused_by_both_readers(tmp_
         open_models(d)
     with pytest.raises(ValueError, match="refused the options: .*receptive_radius"):
         hb.load_native_filter(plugin_path(PLUGIN_NAME), f"models={d};device=cpu")
+
+
+def test_block_sizes_tries_smaller_maps_and_the_plugin_follows(clip9):
+    """block_sizes=3: the encoder also tries 32- and 16-sample blocks for a picture's on/off
+    map and sends the cheapest by D + λ·R; with 1 only 64-sample maps are sent. The plug-in,
+    told nothing of block_sizes, decodes the stream exactly (the map names its block size)."""
+    from cnn_filter.loader import plugin_path
+
+    path = REPO / "models" / "vrcnn_inter"
+    sizes = {}
+    for n in (1, 3):
+        r = hb.encode(clip9, recon="memory", config="ldp", qp=32, preset="medium",
+                      loop_filter=load_filter(path, device="cpu", min_gain=0.0, block_sizes=n))
+        assert r.md5_match
+        infos = [side_info.unpack(p, clip9.width, clip9.height) for p in side_info_payloads(r.bitstream)]
+        sizes[n] = {i.log2_block for i in infos if i.frame_on and not i.blocks.all()}
+    assert sizes[1] <= {6} and sizes[3] - {6}, sizes  # 32x32 or 16x16 maps chosen
+    d = hb.decode(r.bitstream, loop_filter=hb.load_native_filter(plugin_path(), f"models={path}"), output="memory")
+    assert d.hash_ok and d.video.md5() == r.recon.md5()
+    with pytest.raises(ValueError, match="block_sizes must be in 1..4"):
+        load_filter(path, device="cpu", block_sizes=5)

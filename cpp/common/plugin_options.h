@@ -67,6 +67,7 @@ inline BlockSwitchOptions block_switch_options(const PluginOptions& o) {
     b.rdo = o.integer("rdo", 1) != 0;
     b.min_gain = o.number("min_gain", b.min_gain);
     b.search = o.integer("search", b.search);
+    b.block_sizes = o.integer("block_sizes", b.block_sizes);
     return b;
 }
 

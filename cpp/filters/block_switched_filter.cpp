@@ -131,6 +131,8 @@ BlockSwitchedFilter::BlockSwitchedFilter(std::unique_ptr<PictureModels> models, 
     if (opt_.log2_block < 3 || opt_.log2_block > 8) throw std::invalid_argument("log2_block must be in 3..8");
     if (!(opt_.min_gain >= 0)) throw std::invalid_argument("min_gain must be >= 0");
     if (opt_.search < 1 || opt_.search > 8) throw std::invalid_argument("search must be in 1..8");
+    if (opt_.block_sizes < 1 || opt_.log2_block - opt_.block_sizes + 1 < 3)
+        throw std::invalid_argument("block_sizes must be in 1..log2_block - 2 (the smallest block is 8x8)");
 }
 
 const char* BlockSwitchedFilter::last_error() { return g_last_error.c_str(); }
@@ -148,9 +150,13 @@ int BlockSwitchedFilter::encode_picture(const hmcnn_picture* pic, uint8_t* side_
             double cost = 0;
         };
         auto try_model = [&](int model) {  // filter, measure, decide: the picture's cost with `model`
-            Choice c{m.filter_picture(model, pic), make_block_map(pic->width, pic->height, opt_.log2_block, model)};
-            BlockCosts costs = deep ? luma_costs(c.map, pic, c.f.y16) : luma_costs(c.map, pic, c.f.y);
-            c.cost = decide_blocks(costs, lambda, opt_.rdo, &c.map, opt_.min_gain);
+            Choice c{m.filter_picture(model, pic), {}};
+            for (int k = 0; k < opt_.block_sizes; k++) {  // each block size tried, the cheapest kept
+                BlockMap map = make_block_map(pic->width, pic->height, opt_.log2_block - k, model);
+                BlockCosts costs = deep ? luma_costs(map, pic, c.f.y16) : luma_costs(map, pic, c.f.y);
+                double cost = decide_blocks(costs, lambda, opt_.rdo, &map, opt_.min_gain);
+                if (k == 0 || cost < c.cost) c.map = std::move(map), c.cost = cost;
+            }
             return c;
         };
         // The candidates (candidate_models; without rdo only the first) are tried and the

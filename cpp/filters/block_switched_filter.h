@@ -31,6 +31,9 @@ struct BlockSwitchOptions {
     bool rdo = true;                    // false: every block (and chroma plane) on
     double min_gain = kDefaultMinGain;  // least relative gain that switches a picture on
     int search = 1;  // encoder: models tried per picture, the nearest in QP of each kind (1..8)
+    // encoder: block sizes tried per picture, log2_block and the halvings below it (1..log2_block - 2);
+    // the cheapest map by D + lambda * R is sent (the side information names its size)
+    int block_sizes = 1;
 };
 
 // A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP

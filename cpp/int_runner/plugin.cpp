@@ -1,6 +1,6 @@
 // The integer CNN filter as a plain plug-in (libhmcnn_int_filter.so), without libtorch:
 //
-//   const hmcnn_filter* hmcnn_filter_open("models=DIR;device=cpu;kernel=auto|scalar|avx2|avx2-direct;threads=N;stripe=R (0: auto);rdo=1;min_gain=G;search=N");
+//   const hmcnn_filter* hmcnn_filter_open("models=DIR;device=cpu;kernel=auto|scalar|avx2|avx2-direct;threads=N;stripe=R (0: auto);rdo=1;min_gain=G;search=N;block_sizes=N");
 //
 // DIR holds .hmq models (manifest.json, as `hmcnn quantize` writes it, or qpNN.hmq files).
 #include <cstdio>
@@ -17,7 +17,7 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
     hmcnn::open_error().clear();
     try {
         hmcnn::PluginOptions o(options, {"models", "device", "kernel", "threads", "stripe", "rdo", "log2_block", "min_gain",
-                                           "search"});
+                                           "search", "block_sizes"});
         if (o.has("device") && o.text("device", "") != "cpu")
             throw std::invalid_argument("device=" + o.text("device", "") + ": the integer plug-in runs on the CPU only");
         if (!o.has("models")) throw std::invalid_argument("options need models=DIR");

@@ -7,9 +7,10 @@
 // Options, ';'-separated key=value: models (a model directory or file, required), device
 // (default cpu), tile (256), context (enough for the architecture's receptive radius),
 // log2_block (6), rdo (1), min_gain (see block_policy.h), search (1: the encoder tries the nearest-QP
-// model of each kind; block_switched_filter.h), half (0: fp16 on CUDA). No Python anywhere.
-// Integer models (.hmq, `hmcnn quantize`) run exactly, to the integer runner's bits, on any
-// device (exact_int_models.h); they take models, device, stripe, log2_block, rdo, min_gain, search.
+// model of each kind; block_switched_filter.h), block_sizes (1: log2_block only), half (0: fp16 on
+// CUDA). No Python anywhere. Integer models (.hmq, `hmcnn quantize`) run exactly, to the integer
+// runner's bits, on any device (exact_int_models.h); they take models, device, stripe, log2_block,
+// rdo, min_gain, search, block_sizes.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -26,7 +27,7 @@ __attribute__((visibility("default"))) const hmcnn_filter* hmcnn_filter_open(con
     hmcnn::open_error().clear();
     try {
         hmcnn::PluginOptions o(options, {"models", "device", "tile", "context", "log2_block", "rdo", "half", "min_gain",
-                                         "search", "stripe"});
+                                         "search", "block_sizes", "stripe"});
         if (!o.has("models")) throw std::invalid_argument("options need models=DIR");
         hmcnn::ModelZoo zoo = hmcnn::read_model_zoo(o.text("models", ""));
         bool integer = std::all_of(zoo.paths.begin(), zoo.paths.end(), [](const std::string& p) {
