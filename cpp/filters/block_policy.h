@@ -2,7 +2,8 @@
 // encoder keeps, per block of the side-information map, the filtered or the unfiltered
 // samples, and chooses between "frame off" (nothing sent), "every block on" and "a block
 // map" by D + lambda * R, with D the luma SSE against the source and R the bits of the
-// side-information NAL unit as it would be written (inloop_side_info.h). The decoder only follows the map.
+// side-information NAL unit as it would be written (inloop_side_info.h). The decoder only
+// follows the map.
 #pragma once
 #include <algorithm>
 #include <cmath>
