@@ -164,7 +164,7 @@ class ExactIntegerFilter(_IntegerModels):
 
 def load_exact_integer_filter(path, device: str = "cpu", *, stripe: int = 512, rdo: bool = True, log2_block: int = 6,
                               min_gain: float | None = None, search: int = 1,
-                              block_sizes: int = 1) -> ExactIntegerFilter:
+                              block_sizes: int | None = None) -> ExactIntegerFilter:
     """Integer models on libtorch (``device``: "cpu", "cuda", "cuda:N"), to the integer
     runner's bits. ValueError naming the layer if a float64 sum could stop being exact."""
     import torch  # noqa: F401  (loads libtorch before the runner extension)
@@ -188,22 +188,24 @@ def _integer_models(path, o):
     return models, o
 
 
-def _block_switching(o, rdo: bool, log2_block: int, min_gain: float | None, search: int, block_sizes: int) -> str:
+def _block_switching(o, rdo: bool, log2_block: int, min_gain: float | None, search: int,
+                     block_sizes: int | None) -> str:
     """Sets the block switching on a runner's options ``o`` (ValueError for a bad min_gain,
-    search or block_sizes) and returns it as the plug-in's options (the same filter in a
-    codec's process)."""
+    search or block_sizes; None: the runners' default, block_switched_filter.h) and returns
+    it as the plug-in's options (the same filter in a codec's process)."""
     check_min_gain(min_gain)
     if not 1 <= search <= 8:
         raise ValueError(f"search must be in 1..8 (models tried per picture and kind), got {search}")
     if not 3 <= log2_block <= 8:
         raise ValueError(f"log2_block must be in 3..8, got {log2_block}")
-    if not 1 <= block_sizes <= log2_block - 2:
+    sizes = min(o.block_sizes, max(1, log2_block - 2)) if block_sizes is None else block_sizes
+    if not 1 <= sizes <= log2_block - 2:
         raise ValueError(f"block_sizes must be in 1..{log2_block - 2} (log2_block and the halvings below it, "
-                         f"down to 8x8), got {block_sizes}")
-    o.log2_block, o.rdo, o.search, o.block_sizes = log2_block, rdo, search, block_sizes
+                         f"down to 8x8), got {sizes}")
+    o.log2_block, o.rdo, o.search, o.block_sizes = log2_block, rdo, search, sizes
     if min_gain is not None:
         o.min_gain = min_gain
-    return (f"rdo={int(rdo)};log2_block={log2_block};search={search};block_sizes={block_sizes}"
+    return (f"rdo={int(rdo)};log2_block={log2_block};search={search};block_sizes={sizes}"
             + ("" if min_gain is None else f";min_gain={min_gain}"))
 
 
@@ -214,7 +216,7 @@ def check_min_gain(min_gain: float | None) -> None:
 
 def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe: int = 0, rdo: bool = True,
                         log2_block: int = 6, min_gain: float | None = None, search: int = 1,
-                        block_sizes: int = 1) -> IntegerFilter:
+                        block_sizes: int | None = None) -> IntegerFilter:
     from cnn_filter._int_runner import IntFilterOptions, IntRunner
 
     models, o = _integer_models(path, IntFilterOptions())
@@ -226,7 +228,7 @@ def load_integer_filter(path, *, kernel: str = "auto", threads: int = 1, stripe:
 
 def load_filter(path, device: str | None = None, *, half: bool = False, tile: int = 256, context: int | None = None,
                 rdo: bool = True, log2_block: int = 6, integer: bool | None = None, threads: int = 1,
-                min_gain: float | None = None, search: int = 1, block_sizes: int = 1):
+                min_gain: float | None = None, search: int = 1, block_sizes: int | None = None):
     """A model file (``qpNN.pt`` + optional ``qpNN.json``) or a directory of models
     (``manifest.json``) as a native loop filter. ``device``: None = CUDA if available,
     else CPU. ``context``: None = enough for the architecture's receptive field.
@@ -237,7 +239,7 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     encoder tries the ``search`` models nearest in QP of the picture's kind (and, on a P or B picture
     of a set with inter models, as many intra models) and keeps the cheapest
     (block_switched_filter.h); ``block_sizes``: it tries that many block sizes for the on/off map,
-    ``log2_block`` and the halvings below it, and keeps the cheapest. Raises FileNotFoundError / ValueError with the reason, never crashes."""
+    ``log2_block`` and the halvings below it, and keeps the cheapest (None: the runners' default). Raises FileNotFoundError / ValueError with the reason, never crashes."""
     models = zoo.open_models(path)
     if integer or (integer is None and models.integer):
         if device not in (None, "cpu"):  # an integer model on a GPU: exact, the integer runner's bits

@@ -427,3 +427,5 @@ def test_block_sizes_tries_smaller_maps_and_the_plugin_follows(clip9):
     assert d.hash_ok and d.video.md5() == r.recon.md5()
     with pytest.raises(ValueError, match="block_sizes must be in 1..4"):
         load_filter(path, device="cpu", block_sizes=5)
+    # the default never asks for blocks below 8x8; the plug-in is told what runs in-process
+    assert "block_sizes=1" in load_filter(path, device="cpu", log2_block=3).plugin_options

@@ -1,6 +1,7 @@
 // The option text of our plug-ins' hmcnn_filter_open: ';'-separated key=value pairs,
 // checked against the keys a plug-in knows (shared by the libtorch and integer plug-ins).
 #pragma once
+#include <algorithm>
 #include <initializer_list>
 #include <map>
 #include <sstream>
@@ -67,7 +68,8 @@ inline BlockSwitchOptions block_switch_options(const PluginOptions& o) {
     b.rdo = o.integer("rdo", 1) != 0;
     b.min_gain = o.number("min_gain", b.min_gain);
     b.search = o.integer("search", b.search);
-    b.block_sizes = o.integer("block_sizes", b.block_sizes);
+    // the default, as far as the smallest (8x8) block allows
+    b.block_sizes = o.integer("block_sizes", std::min(b.block_sizes, std::max(1, b.log2_block - 2)));
     return b;
 }
 
