@@ -26,6 +26,12 @@ constexpr int kNalOverheadBytes = HMCNN_SIDE_INFO_NAL_OVERHEAD;
 // 0.03 gives up bikes' RA gain); 0 = the plain D + lambda * R choice.
 constexpr double kDefaultMinGain = 0.01;
 
+// The CNN filters' default block_sizes (BlockSwitchOptions): the encoder tries the map's
+// block size and its half (64x64 and 32x32 by default) and sends the cheaper. Chosen by
+// the builtin and quick sweeps of docs/results.md ("Side-information layout 2"): builtin
+// RA -2.35 -> -2.54 %, LDP -2.32 -> -2.59 %, no sequence above 0.00 %.
+constexpr int kDefaultBlockSizes = 2;
+
 
 // HM's lambda for an 8-bit SSE cost at a picture's slice QP, as HM >= 16.14 computes it
 // (LambdaFromQpEnable, TEncSlice::calculateLambda): 0.57 * 2^((QP - 12) / 3) for every
@@ -46,7 +52,8 @@ inline double hm_lambda_at_depth(int qp, int slice_type, int bit_depth) {
 inline std::string block_policy_id() {
     char min_gain[32];
     std::snprintf(min_gain, sizeof min_gain, "%g", kDefaultMinGain);
-    return std::string("hm-lambda-x0.95-inter;min_gain=") + min_gain;
+    return std::string("hm-lambda-x0.95-inter;min_gain=") + min_gain + ";block_sizes=" +
+           std::to_string(kDefaultBlockSizes);
 }
 
 // Sum of squared differences of two planes over [x0, x1) x [y0, y1).

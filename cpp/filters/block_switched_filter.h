@@ -33,7 +33,7 @@ struct BlockSwitchOptions {
     int search = 1;  // encoder: models tried per picture, the nearest in QP of each kind (1..8)
     // encoder: block sizes tried per picture, log2_block and the halvings below it (1..log2_block - 2);
     // the cheapest map by D + lambda * R is sent (the side information names its size)
-    int block_sizes = 1;
+    int block_sizes = kDefaultBlockSizes;
 };
 
 // A runner's models as the zoo lists them (common/model_zoo.h): per model its trained QP
