@@ -191,8 +191,9 @@ def _integer_models(path, o):
 def _block_switching(o, rdo: bool, log2_block: int, min_gain: float | None, search: int,
                      block_sizes: int | None) -> str:
     """Sets the block switching on a runner's options ``o`` (ValueError for a bad min_gain,
-    search or block_sizes; None: the runners' default, block_switched_filter.h) and returns
-    it as the plug-in's options (the same filter in a codec's process)."""
+    search or block_sizes; None: the runners' default, kDefaultBlockSizes in block_policy.h,
+    capped as the plug-ins cap it where 8x8 is the smallest block) and returns it as the
+    plug-in's options (the same filter in a codec's process)."""
     check_min_gain(min_gain)
     if not 1 <= search <= 8:
         raise ValueError(f"search must be in 1..8 (models tried per picture and kind), got {search}")
@@ -239,7 +240,8 @@ def load_filter(path, device: str | None = None, *, half: bool = False, tile: in
     encoder tries the ``search`` models nearest in QP of the picture's kind (and, on a P or B picture
     of a set with inter models, as many intra models) and keeps the cheapest
     (block_switched_filter.h); ``block_sizes``: it tries that many block sizes for the on/off map,
-    ``log2_block`` and the halvings below it, and keeps the cheapest (None: the runners' default). Raises FileNotFoundError / ValueError with the reason, never crashes."""
+    ``log2_block`` and the halvings below it, and keeps the cheapest (None: the runners' default).
+    Raises FileNotFoundError / ValueError with the reason, never crashes."""
     models = zoo.open_models(path)
     if integer or (integer is None and models.integer):
         if device not in (None, "cpu"):  # an integer model on a GPU: exact, the integer runner's bits
