@@ -22,7 +22,8 @@
  *       if 1: u(1) the first block's bit, then the lengths of the runs of equal bits,
  *             each as ue(v) of length - 1, until every block is covered
  *
- * A filtered picture whose every block is on costs one byte for the models 0..6.
+ * A filtered picture whose every block is on costs one byte for the models 0..6; it sends no
+ * block size, and the reader reports 6 (64x64) for it.
  * Luma that is off is not filtered. Layout 1 (4 fixed bytes, a version byte first) is
  * gone: a stream's side information must come from a build of the same layout, which the
  * picture hash checks (a wrong picture is an error, never a number).
@@ -77,11 +78,18 @@ static inline void hmcnn_put_bits(hmcnn_bit_writer* w, uint32_t value, int n)
     }
 }
 
-static inline void hmcnn_put_ue(hmcnn_bit_writer* w, uint32_t value)
+/* The leading zeros of value's ue(v) code (the code is 2 * that + 1 bits). */
+static inline int hmcnn_ue_zeros(uint32_t value)
 {
     int len = 0;
     while (((uint64_t)value + 1) >> (len + 1))
         len++;
+    return len;
+}
+
+static inline void hmcnn_put_ue(hmcnn_bit_writer* w, uint32_t value)
+{
+    int len = hmcnn_ue_zeros(value);
     hmcnn_put_bits(w, 0, len);
     hmcnn_put_bits(w, value + 1, len + 1);
 }
@@ -126,10 +134,7 @@ static inline size_t hmcnn_map_runs(hmcnn_bit_writer* w, const uint8_t* block_on
         while (j < n && (block_on[j] != 0) == (block_on[i] != 0))
             j++;
         uint32_t v = (uint32_t)(j - i - 1);
-        int len = 0;
-        while (((uint64_t)v + 1) >> (len + 1))
-            len++;
-        bits += (size_t)(2 * len + 1);
+        bits += (size_t)(2 * hmcnn_ue_zeros(v) + 1);
         if (put)
             hmcnn_put_ue(w, v);
         i = j;

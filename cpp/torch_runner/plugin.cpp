@@ -7,8 +7,8 @@
 // Options, ';'-separated key=value: models (a model directory or file, required), device
 // (default cpu), tile (256), context (enough for the architecture's receptive radius),
 // log2_block (6), rdo (1), min_gain (see block_policy.h), search (1: the encoder tries the nearest-QP
-// model of each kind; block_switched_filter.h), block_sizes (2: log2_block and its half; block_policy.h), half (0: fp16 on
-// CUDA). No Python anywhere. Integer models (.hmq, `hmcnn quantize`) run exactly, to the integer
+// model of each kind; block_switched_filter.h), block_sizes (2: log2_block and its half;
+// block_policy.h), half (0: fp16 on CUDA). No Python anywhere. Integer models (.hmq, `hmcnn quantize`) run exactly, to the integer
 // runner's bits, on any device (exact_int_models.h); they take models, device, stripe, log2_block,
 // rdo, min_gain, search, block_sizes.
 #include <algorithm>
