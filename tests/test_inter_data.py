@@ -70,3 +70,33 @@ def test_in_loop_pairs_hold_what_the_hook_receives(tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(looped.inputs[1:], plain.inputs[1:]))
     assert all(np.array_equal(a, b) for a, b in zip(looped.targets, plain.targets))
     assert len(list(tmp_path.glob("pairs_inter_loop_ra_qp32_*.npz"))) == 1  # its own cache entry
+
+
+def test_a_slice_type_plane_model_starts_as_its_intra_model_and_learns_the_planes():
+    """experiments.slice_type_plane's third arm: VRCNN with the slice type and the temporal
+    layer as two input planes, their weights at zero at the start."""
+    import torch
+
+    from cnn_filter.models import VRCNN
+    from experiments.slice_type_plane import KINDS, SliceTypeVRCNN, _planes
+
+    torch.manual_seed(0)
+    intra = VRCNN().eval()
+    model = SliceTypeVRCNN(2, intra.state_dict()).eval()
+    x = torch.rand(4, 1, 24, 24)
+    kinds = torch.tensor([KINDS.index(k) for k in KINDS])
+    planes = _planes(kinds, x.shape[2:])
+    assert planes.shape == (4, 2, 24, 24)
+    assert planes[:, 0, 0, 0].tolist() == [0, 1, 1, 1] and planes[:, 1, 0, 0].tolist() == [0, 0, 0.5, 1]
+    with torch.no_grad():
+        assert torch.allclose(model(x, planes), intra(x), atol=1e-6)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    target = x + 0.05 * (kinds > 0).float()[:, None, None, None]  # inter pictures want a brighter output
+    for _ in range(60):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(model.train()(x, planes), target).backward()
+        opt.step()
+    with torch.no_grad():
+        same = x[:1].expand(4, -1, -1, -1)
+        out = model.eval()(same, planes).mean(dim=(1, 2, 3))
+    assert out[1:].min() > out[0] + 0.01  # the same picture, told it is inter, comes out brighter
