@@ -10,7 +10,8 @@ held-out pictures:
             1 for P and B) and the temporal layer / 2 (inter_data.LAYER), their weights
             starting at zero (so it starts as the intra model), trained on batches half I,
             half P/B patches;
-  mixed     one plain VRCNN trained on the same batches (the slice type unknown to it).
+  mixed     one plain VRCNN trained on batches drawn alike (the slice type unknown to it;
+            each arm draws its patches with its own seeds).
 
 The pairs are the camera-motion clips of cnn_filter.inter_data (the 20 validation pictures
 of the ``--images`` split held out), optionally as the hook receives them with ``--loop
