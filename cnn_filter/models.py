@@ -146,10 +146,13 @@ class VRCNN(nn.Module):
         nn.init.normal_(self.conv4.weight, std=1e-3)  # start near the identity
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.conv1(x))
+        return x + self.residual(torch.relu(self.conv1(x)))
+
+    def residual(self, h: torch.Tensor) -> torch.Tensor:
+        """The layers after the first, from its activations to the residual."""
         h = torch.relu(torch.cat([self.conv2_5x5(h), self.conv2_3x3(h)], dim=1))
         h = torch.relu(torch.cat([self.conv3_3x3(h), self.conv3_1x1(h)], dim=1))
-        return x + self.conv4(h)
+        return self.conv4(h)
 
     kind = "loop"
     scale = 1

@@ -58,10 +58,7 @@ class SliceTypeVRCNN(VRCNN):
             self.conv1.bias.copy_(torch.zeros(64) if init is None else init["conv1.bias"])
 
     def forward(self, x: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.conv1(torch.cat([x, planes.to(x.dtype)], dim=1)))
-        h = torch.relu(torch.cat([self.conv2_5x5(h), self.conv2_3x3(h)], dim=1))
-        h = torch.relu(torch.cat([self.conv3_3x3(h), self.conv3_1x1(h)], dim=1))
-        return x + self.conv4(h)
+        return x + self.residual(torch.relu(self.conv1(torch.cat([x, planes.to(x.dtype)], dim=1))))
 
 
 def _planes(kinds: torch.Tensor, shape) -> torch.Tensor:
@@ -101,11 +98,11 @@ def _batch(samplers, n: int):
     return tuple(torch.cat([p[k] for p in parts]) for k in range(3))
 
 
-@torch.no_grad()
 def _apply(model, x: np.ndarray, kind: int, plane: bool) -> np.ndarray:
-    t = torch.from_numpy(x).float().div(255.0)[None, None]
-    out = model(t, _planes(torch.tensor([kind]), t.shape[2:])) if plane else model(t)
-    return out[0, 0].mul(255.0).round().clamp(0, 255).to(torch.uint8).numpy()
+    from cnn_filter.train import apply_model
+
+    told = lambda t: model(t, _planes(torch.tensor([kind]), t.shape[2:]))  # noqa: E731
+    return apply_model(told if plane else model, x)
 
 
 def gains(val: Pairs, pick) -> dict:
